@@ -1,0 +1,20 @@
+import { defineConfig } from "tsup";
+
+/** Entry files of the package; keep in sync with package.json "exports" (checked by scripts/check-exports.mjs). */
+export const entries = {
+  index: "src/index.ts",
+  memstore: "src/stores/memstore-entry.ts",
+  testing: "src/testing/index.ts",
+};
+
+export default defineConfig({
+  entry: entries,
+  format: ["esm", "cjs"],
+  dts: true,
+  clean: true,
+  target: "node20",
+  platform: "node",
+  splitting: true,
+  sourcemap: false,
+  treeshake: true,
+});
