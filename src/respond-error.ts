@@ -1,0 +1,29 @@
+/**
+ * The default answer to a failed session load or save.
+ * @module
+ */
+import type { ServerResponse } from "node:http";
+import { StoreUnavailableError } from "./errors.ts";
+import type { Logger } from "./options.ts";
+import { redact } from "./redact.ts";
+
+/**
+ * Logs `err` (tokens redacted) and answers 503 for `StoreUnavailableError`, else 500, with a
+ * plain body that leaks nothing. When headers were already sent, aborts the connection instead:
+ * the client must not take a truncated response for a complete one.
+ */
+export function defaultOnError(logger: Logger, err: unknown, res: ServerResponse): void {
+  const unavailable = err instanceof StoreUnavailableError;
+  logger.error(`scs-ts: session error: ${redact(err)}`);
+  if (res.headersSent || res.writableEnded) {
+    res.destroy();
+    return;
+  }
+  const status = unavailable ? 503 : 500;
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  res.statusCode = status;
+  res.setHeader("Content-Type", "text/plain; charset=utf-8");
+  res.setHeader("Cache-Control", "no-store");
+  if (unavailable) res.setHeader("Retry-After", "1");
+  res.end(unavailable ? "Service Unavailable\n" : "Internal Server Error\n");
+}

@@ -1,0 +1,303 @@
+/**
+ * One request's session: its values, status, token and deadline, with SCS's data methods.
+ * @module
+ */
+import type { Awaitable } from "./store.ts";
+
+/** Where a session stands: untouched, changed (will be committed), or destroyed. */
+export type SessionStatus = "unmodified" | "modified" | "destroyed";
+
+/** The shape session data may take: string keys to values the codec can encode. */
+export type SessionData = Record<string, unknown>;
+
+/** String keys of `Data`. */
+export type KeyOf<Data> = keyof Data & string;
+
+/** Key under which `rememberMe` is kept with the session's values (as SCS does). */
+export const REMEMBER_ME_KEY = "__rememberMe";
+
+/**
+ * What a session needs from its manager for the operations that touch the store. Internal.
+ */
+export interface SessionHost {
+  now(): number;
+  lifetime: number;
+  newToken(): { token: string; storeKey: string };
+  storeDelete(storeKey: string): Awaitable<void>;
+  storeKeyOf(token: string): string;
+  findValues(token: string): Promise<SessionData | undefined>;
+}
+
+/** @internal The manager's access to a session's private state, without allocating. */
+export interface SessionInternals {
+  values<D extends object>(session: Session<D>): SessionData;
+  storeKey<D extends object>(session: Session<D>): string;
+  changes<D extends object>(session: Session<D>): number;
+  deadline<D extends object>(session: Session<D>): number;
+  assignToken<D extends object>(session: Session<D>, token: string, storeKey: string): void;
+}
+
+/** @internal Filled in by Session's static block. */
+export let sessionInternals: SessionInternals;
+
+/**
+ * One request's session. Obtain it from `sessions.from(req)`, `sessions.load(token)` or an
+ * adapter (`req.session`, `ctx.session`, ...). Changes are committed when the response is sent.
+ *
+ * @example
+ * const session = sessions.from(req);
+ * session.put("userId", "u1");
+ * const id = session.getString("userId");
+ */
+export class Session<Data extends object = SessionData> {
+  #host: SessionHost;
+  #values: SessionData;
+  #status: SessionStatus;
+  #token: string;
+  #storeKey: string;
+  #deadline: number;
+  #changes = 0;
+
+  /** @internal Created by the manager; user code never constructs sessions. */
+  constructor(
+    host: SessionHost,
+    token: string,
+    storeKey: string,
+    deadline: number,
+    values: SessionData,
+    status: SessionStatus,
+  ) {
+    this.#host = host;
+    this.#token = token;
+    this.#storeKey = storeKey;
+    this.#deadline = deadline;
+    this.#values = values;
+    this.#status = status;
+  }
+
+  /** "unmodified", "modified" or "destroyed". */
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  /** The session token; "" until the session is first committed. */
+  get token(): string {
+    return this.#token;
+  }
+
+  /** The absolute deadline after which the session is gone, whatever its activity. */
+  get deadline(): Date {
+    return new Date(this.#deadline);
+  }
+
+  /** Sets the absolute deadline and marks the session modified. */
+  setDeadline(deadline: Date): void {
+    const ms = deadline.getTime();
+    if (Number.isNaN(ms)) throw new TypeError("setDeadline needs a valid Date");
+    this.#deadline = ms;
+    this.#touch();
+  }
+
+  /** The value for `key`, or undefined. */
+  get<K extends KeyOf<Data>>(key: K): Data[K] | undefined {
+    return this.#values[key] as Data[K] | undefined;
+  }
+
+  /** Sets `key` to `value` and marks the session modified. */
+  put<K extends KeyOf<Data>>(key: K, value: Data[K]): void {
+    if (key === "__proto__") {
+      // Plain assignment would change the prototype of the values object; keep it data.
+      Object.defineProperty(this.#values, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      this.#values[key] = value;
+    }
+    this.#touch();
+  }
+
+  /** Removes `key` and returns its value (undefined when absent; the session is then untouched). */
+  pop<K extends KeyOf<Data>>(key: K): Data[K] | undefined {
+    if (!Object.hasOwn(this.#values, key)) return undefined;
+    const value = this.#values[key] as Data[K];
+    delete this.#values[key];
+    this.#touch();
+    return value;
+  }
+
+  /** Removes `key`; marks the session modified only when the key was present. */
+  remove(key: KeyOf<Data>): void {
+    if (!Object.hasOwn(this.#values, key)) return;
+    delete this.#values[key];
+    this.#touch();
+  }
+
+  /** Removes every value (the token and deadline stay); modified unless it was already empty. */
+  clear(): void {
+    const keys = Object.keys(this.#values);
+    if (keys.length === 0) return;
+    for (const key of keys) delete this.#values[key];
+    this.#touch();
+  }
+
+  /** Whether `key` holds a value. */
+  has(key: KeyOf<Data>): boolean {
+    return Object.hasOwn(this.#values, key);
+  }
+
+  /** Every key, sorted. */
+  keys(): KeyOf<Data>[] {
+    return Object.keys(this.#values)
+      .filter((key) => key !== REMEMBER_ME_KEY)
+      .sort() as KeyOf<Data>[];
+  }
+
+  /** The string at `key`; "" when missing or not a string. */
+  getString(key: KeyOf<Data>): string {
+    const value = this.#values[key];
+    return typeof value === "string" ? value : "";
+  }
+
+  /** The number at `key`; 0 when missing or not a number. */
+  getNumber(key: KeyOf<Data>): number {
+    const value = this.#values[key];
+    return typeof value === "number" ? value : 0;
+  }
+
+  /** The boolean at `key`; false when missing or not a boolean. */
+  getBoolean(key: KeyOf<Data>): boolean {
+    return this.#values[key] === true;
+  }
+
+  /** The bigint at `key`; 0n when missing or not a bigint. */
+  getBigInt(key: KeyOf<Data>): bigint {
+    const value = this.#values[key];
+    return typeof value === "bigint" ? value : 0n;
+  }
+
+  /** The Date at `key`; the zero time (1970-01-01) when missing or not a Date. */
+  getDate(key: KeyOf<Data>): Date {
+    const value = this.#values[key];
+    return value instanceof Date ? value : new Date(0);
+  }
+
+  /** The bytes at `key`; an empty Uint8Array when missing or not bytes. */
+  getBytes(key: KeyOf<Data>): Uint8Array {
+    const value = this.#values[key];
+    return value instanceof Uint8Array ? value : new Uint8Array(0);
+  }
+
+  /** Like getString, and removes the key when it held a string. */
+  popString(key: KeyOf<Data>): string {
+    return typeof this.#values[key] === "string" ? (this.pop(key) as string) : "";
+  }
+
+  /** Like getNumber, and removes the key when it held a number. */
+  popNumber(key: KeyOf<Data>): number {
+    return typeof this.#values[key] === "number" ? (this.pop(key) as number) : 0;
+  }
+
+  /** Like getBoolean, and removes the key when it held a boolean. */
+  popBoolean(key: KeyOf<Data>): boolean {
+    return typeof this.#values[key] === "boolean" ? (this.pop(key) as boolean) : false;
+  }
+
+  /** Like getDate, and removes the key when it held a Date. */
+  popDate(key: KeyOf<Data>): Date {
+    return this.#values[key] instanceof Date ? (this.pop(key) as Date) : new Date(0);
+  }
+
+  /** Like getBytes, and removes the key when it held bytes. */
+  popBytes(key: KeyOf<Data>): Uint8Array {
+    return this.#values[key] instanceof Uint8Array
+      ? (this.pop(key) as Uint8Array)
+      : new Uint8Array(0);
+  }
+
+  /**
+   * With `cookie.persist: false`, makes this session's cookie persistent (`true`) or a browser
+   * session cookie (`false`). Kept with the session, so later requests keep the choice.
+   */
+  rememberMe(on: boolean): void {
+    this.#values[REMEMBER_ME_KEY] = on === true;
+    this.#touch();
+  }
+
+  /** Whether `rememberMe(true)` was called on this session. */
+  get remembered(): boolean {
+    return this.#values[REMEMBER_ME_KEY] === true;
+  }
+
+  /**
+   * Deletes the session from the store and empties it; the response clears the cookie.
+   * A later `put` starts a fresh session with a new token.
+   * @returns a Promise settled when the store has deleted it.
+   */
+  async destroy(): Promise<void> {
+    const storeKey = this.#storeKey;
+    this.#status = "destroyed";
+    this.#token = "";
+    this.#storeKey = "";
+    this.#deadline = this.#host.now() + this.#host.lifetime;
+    for (const key of Object.keys(this.#values)) delete this.#values[key];
+    this.#changes++;
+    if (storeKey !== "") await this.#host.storeDelete(storeKey);
+  }
+
+  /**
+   * Gives the session a new token, deletes the old one from the store and resets the deadline.
+   * Call it whenever privileges change (sign in, sign out): the session-fixation defence.
+   * @returns a Promise settled when the old token is deleted.
+   */
+  async renewToken(): Promise<void> {
+    const oldKey = this.#storeKey;
+    const fresh = this.#host.newToken();
+    this.#token = fresh.token;
+    this.#storeKey = fresh.storeKey;
+    this.#deadline = this.#host.now() + this.#host.lifetime;
+    this.#touch();
+    if (oldKey !== "") await this.#host.storeDelete(oldKey);
+  }
+
+  /**
+   * Copies the values of the session stored under `token` into this one (theirs win on
+   * conflicts) and deletes that session. An unknown or malformed token does nothing.
+   * @returns a Promise settled when done.
+   */
+  async mergeSession(token: string): Promise<void> {
+    if (token === this.#token) return;
+    const values = await this.#host.findValues(token);
+    if (values === undefined) return;
+    for (const key of Object.keys(values)) {
+      Object.defineProperty(this.#values, key, {
+        value: values[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    this.#touch();
+    await this.#host.storeDelete(this.#host.storeKeyOf(token));
+  }
+
+  #touch(): void {
+    this.#status = "modified";
+    this.#changes++;
+  }
+
+  static {
+    sessionInternals = {
+      values: (session) => session.#values,
+      storeKey: (session) => session.#storeKey,
+      changes: (session) => session.#changes,
+      deadline: (session) => session.#deadline,
+      assignToken(session, token, storeKey) {
+        session.#token = token;
+        session.#storeKey = storeKey;
+      },
+    };
+  }
+}
