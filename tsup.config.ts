@@ -5,6 +5,7 @@ export const entries = {
   index: "src/index.ts",
   memstore: "src/stores/memstore-entry.ts",
   testing: "src/testing/index.ts",
+  rqlitestore: "src/stores/rqlitestore-entry.ts",
 };
 
 export default defineConfig({

