@@ -1,0 +1,10 @@
+/**
+ * `scs-ts/memstore`: the in-memory session store, SCS's memstore. For one process; data is lost
+ * when it exits.
+ *
+ * @example
+ * import { MemStore } from "scs-ts/memstore";
+ * const store = new MemStore({ cleanupInterval: 60_000 });
+ * @module
+ */
+export { MemStore, type MemStoreOptions } from "./memstore.ts";
