@@ -29,6 +29,8 @@ class Encoder {
   buf: Buffer = Buffer.allocUnsafeSlow(INITIAL_SIZE);
   pos = 0;
   busy = false;
+  /** Deepest level written during this call, for the cleanup. */
+  top = 0;
   /** For each depth, the key that leads one level down, and what kind of key it is. */
   readonly segs: unknown[] = new Array(MAX_DEPTH + 1).fill(undefined);
   readonly kinds = new Uint8Array(MAX_DEPTH + 1);
@@ -68,8 +70,9 @@ class Encoder {
       }
       throw err;
     } finally {
-      this.objs.fill(undefined);
-      this.segs.fill(undefined);
+      // Drop references to the caller's objects (a thrown error leaves some behind).
+      for (let d = 0; d <= this.top; d++) this.objs[d] = this.segs[d] = undefined;
+      this.top = 0;
       if (this.buf.length > KEEP_SIZE) this.buf = Buffer.allocUnsafeSlow(INITIAL_SIZE);
     }
   }
@@ -249,6 +252,7 @@ class Encoder {
 
   container(v: object, depth: number): void {
     if (depth >= MAX_DEPTH) this.tooDeep(v, depth);
+    if (depth > this.top) this.top = depth;
     const proto: unknown = Object.getPrototypeOf(v);
     if (proto === Object.prototype) this.object(v, Tag.OBJECT, depth);
     else if (proto === Array.prototype) this.array(v as unknown[], depth);
