@@ -32,6 +32,22 @@ interface GuardState<Data extends object = object> {
   /** set when the handler failed or the commit failed: never commit this session again */
   abandoned: boolean;
   originals: Record<Wrapped, Method>;
+  fail: ((err: unknown) => void) | undefined;
+  abandonWhen: ((statusCode: number) => boolean) | undefined;
+}
+
+/** Options of {@link guardResponse}, for adapters that route errors to their framework. */
+export interface GuardOptions {
+  /** Receives a failed commit instead of `manager.handleError` (e.g. Express's `next(err)`). */
+  onError?: (err: unknown) => void;
+  /** Checked before the commit with the response status: true = the request failed, do not commit. */
+  abandonWhen?: (statusCode: number) => boolean;
+}
+
+/** Where response headers are read and written: a `ServerResponse`, or an adapter's wrapper. */
+export interface HeaderBag {
+  getHeader(name: string): number | string | string[] | null | undefined;
+  setHeader(name: string, value: string | string[]): unknown;
 }
 
 const kGuard = Symbol("scs-ts.guard");
@@ -55,6 +71,7 @@ export function guardResponse<Data extends object>(
   req: IncomingMessage,
   res: ServerResponse,
   session: Session<Data>,
+  options?: GuardOptions,
 ): void {
   const state: GuardState<Data> = {
     manager,
@@ -71,6 +88,8 @@ export function guardResponse<Data extends object>(
       end: res.end as Method,
       flushHeaders: res.flushHeaders as Method,
     },
+    fail: options?.onError,
+    abandonWhen: options?.abandonWhen,
   };
   const guarded = res as unknown as Record<Wrapped, unknown> & { [kGuard]: unknown };
   guarded[kGuard] = state;
@@ -122,7 +141,7 @@ function guardedEnd(this: GuardedResponse, ...args: unknown[]): unknown {
     committed = state.manager.commitAwaitable(session);
   } catch (err) {
     state.abandoned = true;
-    state.manager.handleError(err, state.req, this);
+    reportError(this, state, err);
     return this;
   }
   if (isPromiseLike(committed)) {
@@ -130,7 +149,7 @@ function guardedEnd(this: GuardedResponse, ...args: unknown[]): unknown {
       () => end.apply(this, args),
       (err: unknown) => {
         state.abandoned = true;
-        state.manager.handleError(err, state.req, this);
+        reportError(this, state, err);
       },
     );
     return this;
@@ -150,7 +169,12 @@ function intercept(
     state.queue!.push([method, args]);
     return queuedReturn;
   }
-  if (method === state.originals.writeHead) args = absorbHeaders(res, args);
+  const isWriteHead = method === state.originals.writeHead;
+  if (isWriteHead) args = absorbHeaders(res, args);
+  if (state.abandonWhen !== undefined && !state.abandoned) {
+    const status = isWriteHead && typeof args[0] === "number" ? args[0] : res.statusCode;
+    state.abandoned = state.abandonWhen(status);
+  }
   let header: SessionHeader | undefined | Promise<SessionHeader | undefined>;
   try {
     header = state.abandoned
@@ -185,11 +209,24 @@ function sendHeaders(
 ): void {
   state.phase = SENT;
   state.committedChanges = sessionInternals.changes(state.session);
-  appendHeaderToken(res, "Vary", state.transport.vary);
+  setSessionHeaders(res, state.transport, header);
+}
+
+/**
+ * Sets the headers of a session response: `Vary` always; when `header` is given, that header
+ * (Set-Cookie is appended to others) and `Cache-Control: no-cache="<name>"`.
+ * Shared by `handler` and the adapters.
+ */
+export function setSessionHeaders(
+  res: HeaderBag,
+  transport: Transport,
+  header: SessionHeader | undefined,
+): void {
+  appendHeaderToken(res, "Vary", transport.vary);
   if (header === undefined) return;
   if (header.name === "Set-Cookie") {
     const existing = res.getHeader("Set-Cookie");
-    if (existing === undefined) res.setHeader("Set-Cookie", header.value);
+    if (existing === undefined || existing === null) res.setHeader("Set-Cookie", header.value);
     else if (Array.isArray(existing)) res.setHeader("Set-Cookie", [...existing, header.value]);
     else res.setHeader("Set-Cookie", [String(existing), header.value]);
   } else {
@@ -199,9 +236,9 @@ function sendHeaders(
 }
 
 /** Adds `token` to a comma-separated header unless already present. */
-function appendHeaderToken(res: ServerResponse, name: string, token: string): void {
+function appendHeaderToken(res: HeaderBag, name: string, token: string): void {
   const existing = res.getHeader(name);
-  if (existing === undefined) {
+  if (existing === undefined || existing === null) {
     res.setHeader(name, token);
     return;
   }
@@ -220,7 +257,12 @@ function failCommit(res: GuardedResponse, state: GuardState, err: unknown): void
   state.phase = SENT;
   state.queue = undefined;
   state.abandoned = true;
-  state.manager.handleError(err, state.req, res);
+  reportError(res, state, err);
+}
+
+function reportError(res: GuardedResponse, state: GuardState, err: unknown): void {
+  if (state.fail !== undefined) state.fail(err);
+  else state.manager.handleError(err, state.req, res);
 }
 
 /**
