@@ -182,8 +182,14 @@ export class MemStore implements IterableStore {
    * @returns a Promise of the number of sessions dropped.
    */
   sweep(): Promise<number> {
-    this.#sweeping ??= new Promise<number>((resolve) => this.#sweepFrom(0, 0, resolve));
-    return this.#sweeping;
+    if (this.#sweeping !== undefined) return this.#sweeping;
+    let resolve!: (dropped: number) => void;
+    const sweeping = new Promise<number>((r) => {
+      resolve = r;
+    });
+    this.#sweeping = sweeping;
+    this.#sweepFrom(0, 0, resolve); // may finish synchronously, clearing #sweeping
+    return sweeping;
   }
 
   /** Ends the background sweep. Idempotent; the store keeps working (expired data is still never returned). */
