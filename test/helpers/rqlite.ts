@@ -84,6 +84,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The one-letter process state from /proc (Linux), or "?" elsewhere. */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return "?";
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One rqlited process (and its identity: ports and data dir survive restarts). */
@@ -186,13 +196,21 @@ export class RqliteNode {
         const headers: Record<string, string> = this.#auth ? { authorization: this.#auth } : {};
         const res = await fetch(this.url + path, { headers, signal: AbortSignal.timeout(1000) });
         await res.arrayBuffer();
-        if (res.status === 200) return;
+        // Another process may hold the port (chosen ports are released before rqlited binds):
+        // only our own process counts.
+        if (res.status === 200 && (await this.#answersAsSelf())) return;
       } catch {
         // not listening yet
       }
       await sleep(50);
     }
     throw new Error(`rqlited ${this.id} not ready after ${timeout} ms:\n${this.log()}`);
+  }
+
+  async #answersAsSelf(): Promise<boolean> {
+    const s = (await this.status()) as { os?: { pid?: number } };
+    if (s.os?.pid === this.#child?.pid) return true;
+    throw new Error(`port ${this.httpPort} belongs to another process`);
   }
 
   /** GET /status as JSON. */
@@ -232,10 +250,21 @@ export class RqliteNode {
     }
   }
 
-  /** SIGSTOP: the process hangs, its sockets stay open (a hung node). */
-  pause(): void {
-    this.#child?.kill("SIGSTOP");
+  /**
+   * SIGSTOP: the process hangs, its sockets stay open (a hung node). Resolves once the kernel
+   * reports the process stopped (state `T` in /proc), so callers know requests cannot be served.
+   */
+  async pause(): Promise<void> {
+    const child = this.#child;
+    if (!child?.pid) return;
+    child.kill("SIGSTOP");
     this.#paused = true;
+    for (let i = 0; i < 200; i++) {
+      const state = procState(child.pid);
+      if (state === "T" || state === "?") return;
+      await sleep(5);
+    }
+    throw new Error(`rqlited ${this.id} did not stop (state ${procState(child.pid)})`);
   }
 
   /** SIGCONT after {@link pause}. */
