@@ -29,7 +29,7 @@ import { guardResponse } from "../middleware.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
-import { isFailedStatus, type RegisteredData } from "./common.ts";
+import { dropRepresentationHeaders, isFailedStatus, type RegisteredData } from "./common.ts";
 
 /**
  * The type of `req.session`'s data. Empty (untyped values) until you declare your keys:
@@ -59,16 +59,6 @@ export type ExpressSessionMiddleware = (
   res: ServerResponse,
   next: ExpressNext,
 ) => void;
-
-// Headers of the route's own response that would garble an error handler's response.
-const REPRESENTATION_HEADERS = [
-  "content-type",
-  "content-length",
-  "content-encoding",
-  "content-language",
-  "etag",
-  "last-modified",
-];
 
 /**
  * Builds the Express middleware. Load and commit errors go to Express's error path
@@ -142,6 +132,6 @@ function commitFailed<Data extends object>(
   next: ExpressNext,
   err: unknown,
 ): void {
-  if (!res.headersSent) for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+  dropRepresentationHeaders(res);
   fail(sessions, ownErrors, req, res, next, err);
 }
