@@ -4,7 +4,12 @@
  */
 import { Buffer } from "node:buffer";
 import type { IterableStore } from "../store.ts";
-import { type ReadConsistency, RqliteConnection, type Statement } from "./rqlite-client.ts";
+import {
+  type QueryOptions,
+  type ReadConsistency,
+  RqliteConnection,
+  type Statement,
+} from "./rqlite-client.ts";
 
 /** Options of {@link RqliteStore}. */
 export interface RqliteStoreOptions {
@@ -73,13 +78,14 @@ function toBytes(cell: unknown, type: unknown): Uint8Array {
 export class RqliteStore implements IterableStore {
   readonly #conn: RqliteConnection;
   readonly #table: string;
-  readonly #level: ReadConsistency;
-  readonly #freshness: string | undefined;
+  readonly #readOptions: QueryOptions;
   readonly #queue: boolean;
   readonly #now: () => number;
   readonly #onError: (err: unknown) => void;
   readonly #sql: { find: string; commit: string; delete: string; page: string; cleanup: string };
   #ready: Promise<void> | undefined;
+  /** True once the table is known to exist: calls then skip the await on {@link #ready}. */
+  #created = false;
   #timer: NodeJS.Timeout | undefined;
   #cleaning = false;
 
@@ -106,8 +112,8 @@ export class RqliteStore implements IterableStore {
       throw new TypeError(`option cleanupInterval is invalid: ${String(interval)}`);
     }
     this.#table = table;
-    this.#level = level;
-    this.#freshness = options.freshness;
+    this.#readOptions =
+      options.freshness === undefined ? { level } : { level, freshness: options.freshness };
     this.#queue = options.queue === true;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? defaultOnError;
@@ -119,7 +125,7 @@ export class RqliteStore implements IterableStore {
       page: `SELECT token, data, typeof(data) FROM ${t} WHERE token > ? AND ? < expiry ORDER BY token LIMIT ${BATCH}`,
       cleanup: `DELETE FROM ${t} WHERE token IN (SELECT token FROM ${t} WHERE expiry < ? LIMIT ${BATCH})`,
     };
-    if (options.createTable === false) this.#ready = Promise.resolve();
+    if (options.createTable === false) this.#created = true;
     if (interval > 0) {
       this.#timer = setInterval(() => void this.deleteExpired().catch(this.#onError), interval);
       this.#timer.unref();
@@ -133,18 +139,18 @@ export class RqliteStore implements IterableStore {
 
   /** Data for a token, or `undefined` when missing or expired. */
   async find(token: string): Promise<Uint8Array | undefined> {
-    await this.#ensureTable();
-    const [res] = await this.#conn.query([[this.#sql.find, token, julianDay(this.#now())]], {
-      level: this.#level,
-      ...(this.#freshness === undefined ? {} : { freshness: this.#freshness }),
-    });
+    if (!this.#created) await this.#ensureTable();
+    const [res] = await this.#conn.query(
+      [[this.#sql.find, token, julianDay(this.#now())]],
+      this.#readOptions,
+    );
     const row = res?.values[0];
     return row ? toBytes(row[0], row[1]) : undefined;
   }
 
   /** Inserts or replaces the token's data and expiry. */
   async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
-    await this.#ensureTable();
+    if (!this.#created) await this.#ensureTable();
     const hex = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
     await this.#conn.execute([[this.#sql.commit, token, hex, julianDay(expiry.getTime())]], {
       queue: this.#queue,
@@ -153,21 +159,18 @@ export class RqliteStore implements IterableStore {
 
   /** Removes the token; a missing token is a no-op. */
   async delete(token: string): Promise<void> {
-    await this.#ensureTable();
+    if (!this.#created) await this.#ensureTable();
     await this.#conn.execute([[this.#sql.delete, token]], { queue: this.#queue });
   }
 
   /** Every unexpired session, read in pages of 1000 rows in token order. */
   async all(): Promise<Map<string, Uint8Array>> {
-    await this.#ensureTable();
+    if (!this.#created) await this.#ensureTable();
     const now = julianDay(this.#now());
     const out = new Map<string, Uint8Array>();
     let after = "";
     for (;;) {
-      const [res] = await this.#conn.query([[this.#sql.page, after, now]], {
-        level: this.#level,
-        ...(this.#freshness === undefined ? {} : { freshness: this.#freshness }),
-      });
+      const [res] = await this.#conn.query([[this.#sql.page, after, now]], this.#readOptions);
       const rows = res?.values ?? [];
       for (const row of rows) out.set(String(row[0]), toBytes(row[1], row[2]));
       if (rows.length < BATCH) return out;
@@ -184,7 +187,7 @@ export class RqliteStore implements IterableStore {
     if (this.#cleaning) return 0;
     this.#cleaning = true;
     try {
-      await this.#ensureTable();
+      if (!this.#created) await this.#ensureTable();
       const now = julianDay(this.#now());
       let total = 0;
       for (;;) {
@@ -225,7 +228,9 @@ export class RqliteStore implements IterableStore {
       ],
       [`CREATE INDEX IF NOT EXISTS "${t}_expiry_idx" ON "${t}"(expiry)`],
     ];
-    const ready = this.#conn.execute(statements, { transaction: true }).then(() => undefined);
+    const ready = this.#conn.execute(statements, { transaction: true }).then(() => {
+      this.#created = true;
+    });
     this.#ready = ready;
     ready.catch(() => {
       if (this.#ready === ready) this.#ready = undefined;
