@@ -23,8 +23,8 @@ export function isFailedStatus(statusCode: number): boolean {
   return statusCode === 404 || statusCode >= 500;
 }
 
-// Headers that describe the route's body; an error response replacing it must not keep them.
-const REPRESENTATION_HEADERS = [
+/** Headers that describe the route's body; an error response replacing it must not keep them. */
+export const REPRESENTATION_HEADERS: readonly string[] = [
   "content-type",
   "content-length",
   "content-encoding",
