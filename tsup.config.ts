@@ -6,6 +6,10 @@ export const entries = {
   memstore: "src/stores/memstore-entry.ts",
   testing: "src/testing/index.ts",
   rqlitestore: "src/stores/rqlitestore-entry.ts",
+  express: "src/adapters/express.ts",
+  fastify: "src/adapters/fastify.ts",
+  hono: "src/adapters/hono.ts",
+  koa: "src/adapters/koa.ts",
 };
 
 export default defineConfig({
