@@ -38,9 +38,6 @@ export interface SessionHeader {
   value: string;
 }
 
-const kSession = Symbol.for("scs-ts.session");
-type RequestWithSession = { [kSession]?: unknown };
-
 /**
  * The session manager, as SCS's `SessionManager`: one per application (or per cookie name).
  *
@@ -58,6 +55,8 @@ export class SessionManager<Data extends object = SessionData> {
   readonly codec: Codec;
   #options: ResolvedOptions;
   #host: SessionHost;
+  /** Per manager, so nested managers (different cookie names) each find their own session. */
+  readonly #requestKey = Symbol("scs-ts.session");
 
   /**
    * @param options see {@link SessionManagerOptions}; all optional.
@@ -297,7 +296,7 @@ export class SessionManager<Data extends object = SessionData> {
    * Attaches `session` to `req` so `from(req)` finds it. Used by `handler` and the adapters.
    */
   attach(req: object, session: Session<Data>): void {
-    (req as RequestWithSession)[kSession] = session;
+    (req as Record<symbol, unknown>)[this.#requestKey] = session;
   }
 
   /**
@@ -306,7 +305,7 @@ export class SessionManager<Data extends object = SessionData> {
    * @throws Error when the request did not pass through the session middleware.
    */
   from(req: object): Session<Data> {
-    const session = (req as RequestWithSession)[kSession] as Session<Data> | undefined;
+    const session = (req as Record<symbol, unknown>)[this.#requestKey] as Session<Data> | undefined;
     if (session === undefined) {
       throw new Error("no session on this request: is the session middleware installed?");
     }

@@ -20,20 +20,34 @@ const WAITING = 0; // no output yet
 const COMMITTING = 1; // an async commit runs; output is queued
 const SENT = 2; // headers are out (or the error path took over)
 
-interface GuardState<Data extends object = object> {
+/** One session riding on a response (several when managers are nested). */
+interface GuardEntry<Data extends object = object> {
   manager: SessionManager<Data>;
   transport: Transport;
   req: IncomingMessage;
   session: Session<Data>;
-  phase: number;
-  queue: [Method, unknown[]][] | undefined;
   /** the session's change counter when it was last committed (or loaded) */
   committedChanges: number;
   /** set when the handler failed or the commit failed: never commit this session again */
   abandoned: boolean;
-  originals: Record<Wrapped, Method>;
   fail: ((err: unknown) => void) | undefined;
   abandonWhen: ((statusCode: number) => boolean) | undefined;
+}
+
+interface GuardState<Data extends object = object> extends GuardEntry<Data> {
+  phase: number;
+  queue: [Method, unknown[]][] | undefined;
+  originals: Record<Wrapped, Method>;
+  /** sessions of further managers guarding the same response */
+  extra: GuardEntry[] | undefined;
+}
+
+/** A failed commit of one entry, carried through Promise.all. */
+class EntryFailure {
+  constructor(
+    readonly entry: GuardEntry,
+    readonly err: unknown,
+  ) {}
 }
 
 /** Options of {@link guardResponse}, for adapters that route errors to their framework. */
@@ -73,23 +87,34 @@ export function guardResponse<Data extends object>(
   session: Session<Data>,
   options?: GuardOptions,
 ): void {
-  const state: GuardState<Data> = {
+  const entry: GuardEntry<Data> = {
     manager,
     transport,
     req,
     session,
-    phase: WAITING,
-    queue: undefined,
     committedChanges: sessionInternals.changes(session),
     abandoned: false,
+    fail: options?.onError,
+    abandonWhen: options?.abandonWhen,
+  };
+  const existing = (res as Partial<GuardedResponse>)[kGuard];
+  if (existing !== undefined) {
+    // Another manager already guards this response: ride on its wrappers.
+    existing.extra ??= [];
+    existing.extra.push(entry as unknown as GuardEntry);
+    return;
+  }
+  const state: GuardState<Data> = {
+    ...entry,
+    phase: WAITING,
+    queue: undefined,
+    extra: undefined,
     originals: {
       writeHead: res.writeHead as Method,
       write: res.write as Method,
       end: res.end as Method,
       flushHeaders: res.flushHeaders as Method,
     },
-    fail: options?.onError,
-    abandonWhen: options?.abandonWhen,
   };
   const guarded = res as unknown as Record<Wrapped, unknown> & { [kGuard]: unknown };
   guarded[kGuard] = state;
@@ -105,7 +130,9 @@ export function guardResponse<Data extends object>(
  */
 export function abandonSession(res: ServerResponse): void {
   const state = (res as Partial<GuardedResponse>)[kGuard];
-  if (state !== undefined) state.abandoned = true;
+  if (state === undefined) return;
+  state.abandoned = true;
+  if (state.extra !== undefined) for (const entry of state.extra) entry.abandoned = true;
 }
 
 function guardedWriteHead(this: GuardedResponse, ...args: unknown[]): unknown {
@@ -126,35 +153,46 @@ function guardedEnd(this: GuardedResponse, ...args: unknown[]): unknown {
   if (state.phase !== SENT) return intercept(this, end, args, this);
   // Headers are out: a session changed since its commit is committed again before the end,
   // and a failure aborts the connection rather than completing the response.
-  const session = state.session;
-  if (
-    state.abandoned ||
-    session.status !== "modified" ||
-    sessionInternals.changes(session) === state.committedChanges ||
-    sessionInternals.storeKey(session) === ""
-  ) {
-    return end.apply(this, args);
+  let pending: Promise<unknown>[] | undefined;
+  for (const entry of entriesOf(state)) {
+    const session = entry.session;
+    if (
+      entry.abandoned ||
+      session.status !== "modified" ||
+      sessionInternals.changes(session) === entry.committedChanges ||
+      sessionInternals.storeKey(session) === ""
+    ) {
+      continue;
+    }
+    entry.committedChanges = sessionInternals.changes(session);
+    let committed: unknown;
+    try {
+      committed = entry.manager.commitAwaitable(session);
+    } catch (err) {
+      entry.abandoned = true;
+      reportError(this, entry, err);
+      return this;
+    }
+    if (isPromiseLike(committed)) {
+      pending ??= [];
+      pending.push(
+        committed.then(undefined, (err: unknown) => Promise.reject(new EntryFailure(entry, err))),
+      );
+    }
   }
-  state.committedChanges = sessionInternals.changes(session);
-  let committed: unknown;
-  try {
-    committed = state.manager.commitAwaitable(session);
-  } catch (err) {
-    state.abandoned = true;
-    reportError(this, state, err);
-    return this;
-  }
-  if (isPromiseLike(committed)) {
-    committed.then(
-      () => end.apply(this, args),
-      (err: unknown) => {
-        state.abandoned = true;
-        reportError(this, state, err);
-      },
-    );
-    return this;
-  }
-  return end.apply(this, args);
+  if (pending === undefined) return end.apply(this, args);
+  Promise.all(pending).then(
+    () => end.apply(this, args),
+    (failure: EntryFailure) => {
+      failure.entry.abandoned = true;
+      reportError(this, failure.entry, failure.err);
+    },
+  );
+  return this;
+}
+
+function entriesOf(state: GuardState): GuardEntry[] {
+  return state.extra === undefined ? [state] : [state, ...state.extra];
 }
 
 function intercept(
@@ -171,45 +209,89 @@ function intercept(
   }
   const isWriteHead = method === state.originals.writeHead;
   if (isWriteHead) args = absorbHeaders(res, args);
-  if (state.abandonWhen !== undefined && !state.abandoned) {
-    const status = isWriteHead && typeof args[0] === "number" ? args[0] : res.statusCode;
-    state.abandoned = state.abandonWhen(status);
-  }
-  let header: SessionHeader | undefined | Promise<SessionHeader | undefined>;
-  try {
-    header = state.abandoned
-      ? undefined
-      : state.manager.saveAwaitable(state.session, state.transport);
-  } catch (err) {
-    failCommit(res, state, err);
-    return queuedReturn;
-  }
-  if (isPromiseLike(header)) {
+  const status = isWriteHead && typeof args[0] === "number" ? args[0] : res.statusCode;
+  if (state.extra === undefined) {
+    // One session: the common case, without arrays or Promise.all.
+    let header: SessionHeader | undefined | Promise<SessionHeader | undefined>;
+    try {
+      header = save(state, status);
+    } catch (err) {
+      failCommit(res, state, state, err);
+      return queuedReturn;
+    }
+    if (!isPromiseLike(header)) {
+      state.phase = SENT;
+      finishEntry(res, state, header);
+      return method.apply(res, args);
+    }
     state.phase = COMMITTING;
     state.queue = [[method, args]];
     header.then(
       (value) => {
-        const queue = state.queue!;
-        state.queue = undefined;
-        sendHeaders(res, state, value);
-        for (const [queued, queuedArgs] of queue) queued.apply(res, queuedArgs);
+        finishEntry(res, state, value);
+        replay(res, state);
       },
-      (err: unknown) => failCommit(res, state, err),
+      (err: unknown) => failCommit(res, state, state, err),
     );
     return queuedReturn;
   }
-  sendHeaders(res, state, header);
-  return method.apply(res, args);
+  const pending: Promise<unknown>[] = [];
+  for (const entry of entriesOf(state)) {
+    let header: SessionHeader | undefined | Promise<SessionHeader | undefined>;
+    try {
+      header = save(entry, status);
+    } catch (err) {
+      failCommit(res, state, entry, err);
+      return queuedReturn;
+    }
+    if (isPromiseLike(header)) {
+      pending.push(
+        header.then(
+          (value) => finishEntry(res, entry, value),
+          (err: unknown) => Promise.reject(new EntryFailure(entry, err)),
+        ),
+      );
+    } else {
+      finishEntry(res, entry, header);
+    }
+  }
+  if (pending.length === 0) {
+    state.phase = SENT;
+    return method.apply(res, args);
+  }
+  state.phase = COMMITTING;
+  state.queue = [[method, args]];
+  Promise.all(pending).then(
+    () => replay(res, state),
+    (failure: EntryFailure) => failCommit(res, state, failure.entry, failure.err),
+  );
+  return queuedReturn;
 }
 
-function sendHeaders(
+function save(
+  entry: GuardEntry,
+  status: number,
+): SessionHeader | undefined | Promise<SessionHeader | undefined> {
+  if (!entry.abandoned && entry.abandonWhen !== undefined) {
+    entry.abandoned = entry.abandonWhen(status);
+  }
+  return entry.abandoned ? undefined : entry.manager.saveAwaitable(entry.session, entry.transport);
+}
+
+function finishEntry(
   res: ServerResponse,
-  state: GuardState,
+  entry: GuardEntry,
   header: SessionHeader | undefined,
 ): void {
+  entry.committedChanges = sessionInternals.changes(entry.session);
+  setSessionHeaders(res, entry.transport, header);
+}
+
+function replay(res: GuardedResponse, state: GuardState): void {
+  const queue = state.queue!;
+  state.queue = undefined;
   state.phase = SENT;
-  state.committedChanges = sessionInternals.changes(state.session);
-  setSessionHeaders(res, state.transport, header);
+  for (const [queued, queuedArgs] of queue) queued.apply(res, queuedArgs);
 }
 
 /**
@@ -253,16 +335,22 @@ function appendHeaderToken(res: HeaderBag, name: string, token: string): void {
   res.setHeader(name, `${text}, ${token}`);
 }
 
-function failCommit(res: GuardedResponse, state: GuardState, err: unknown): void {
+function failCommit(
+  res: GuardedResponse,
+  state: GuardState,
+  entry: GuardEntry,
+  err: unknown,
+): void {
   state.phase = SENT;
   state.queue = undefined;
-  state.abandoned = true;
-  reportError(res, state, err);
+  entry.abandoned = true;
+  abandonSession(res);
+  reportError(res, entry, err);
 }
 
-function reportError(res: GuardedResponse, state: GuardState, err: unknown): void {
-  if (state.fail !== undefined) state.fail(err);
-  else state.manager.handleError(err, state.req, res);
+function reportError(res: GuardedResponse, entry: GuardEntry, err: unknown): void {
+  if (entry.fail !== undefined) entry.fail(err);
+  else entry.manager.handleError(err, entry.req, res);
 }
 
 /**
