@@ -17,17 +17,17 @@ function buildWith(framework: typeof express) {
       next();
     });
     app.get("/put", (req, res) => {
-      req.session.put("value", String(req.query.v));
+      sessions.from(req).put("value", String(req.query.v));
       res.send("ok");
     });
     app.get("/get", (req, res) => {
-      res.send(String(req.session.get("value") ?? "none"));
+      res.send(String(sessions.from(req).get("value") ?? "none"));
     });
     app.get("/noop", (_req, res) => {
       res.send("noop");
     });
     app.get("/same", (req, res) => {
-      res.send(req.session === sessions.from(req) ? "same" : "different");
+      res.send((req.session as unknown) === sessions.from(req) ? "same" : "different");
     });
     app.get("/renew", (req, res, next) => {
       req.session.renewToken().then(() => res.send("renewed"), next);
@@ -36,7 +36,7 @@ function buildWith(framework: typeof express) {
       req.session.destroy().then(() => res.send("destroyed"), next);
     });
     app.get("/stream", async (req, res) => {
-      req.session.put("value", "streamed");
+      sessions.from(req).put("value", "streamed");
       res.setHeader("Content-Type", "text/plain");
       for (const chunk of ["a", "b"]) {
         res.write(chunk);
@@ -45,7 +45,7 @@ function buildWith(framework: typeof express) {
       res.end("c");
     });
     app.get("/throw", (req) => {
-      req.session.put("value", "half");
+      sessions.from(req).put("value", "half");
       throw new Error("route failed");
     });
     const onError: ErrorRequestHandler = (err, _req, res, next) => {

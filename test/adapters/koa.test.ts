@@ -31,7 +31,10 @@ function routes(app: Koa, sessions: SessionManager): void {
         ctx.body = "noop";
         return;
       case "/same":
-        ctx.body = ctx.session === session && sessions.from(ctx.req) === session ? "same" : "no";
+        ctx.body =
+          (ctx.session as unknown) === session && sessions.from(ctx.req) === session
+            ? "same"
+            : "no";
         return;
       case "/renew":
         await session.renewToken();
