@@ -22,4 +22,5 @@ export default defineConfig({
   splitting: true,
   sourcemap: false,
   treeshake: true,
+  removeNodeProtocol: false,
 });
