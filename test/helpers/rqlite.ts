@@ -8,6 +8,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -46,6 +48,8 @@ export interface StartOptions {
   raftPort?: number;
   /** Parent dir for data dirs; a new temp dir when absent. */
   baseDir?: string;
+  /** Serve HTTPS with this PEM certificate and key (files); node URLs are then `https://`. */
+  tls?: { certFile: string; keyFile: string };
   /** How long to wait for `/readyz`. @default 20_000 */
   readyTimeout?: number;
 }
@@ -105,6 +109,7 @@ export class RqliteNode {
   readonly #args: string[];
   readonly #auth: string | undefined;
   readonly #logPath: string;
+  readonly #scheme: "http" | "https";
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #paused = false;
@@ -126,11 +131,35 @@ export class RqliteNode {
       ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`
       : undefined;
     this.#logPath = `${dataDir}.log`;
+    this.#scheme = args.includes("-http-cert") ? "https" : "http";
   }
 
-  /** `http://127.0.0.1:<httpPort>` */
+  /** `http://127.0.0.1:<httpPort>` (`https://` with the `tls` option) */
   get url(): string {
-    return `http://127.0.0.1:${this.httpPort}`;
+    return `${this.#scheme}://127.0.0.1:${this.httpPort}`;
+  }
+
+  /** GET on the node, for the harness's own probes (a test certificate is not checked here). */
+  #get(path: string, timeout: number): Promise<{ status: number; body: string }> {
+    const lib = this.#scheme === "https" ? https : http;
+    const headers: Record<string, string> = this.#auth ? { authorization: this.#auth } : {};
+    return new Promise((resolve, reject) => {
+      const req = lib.get(
+        `${this.url}${path}`,
+        { headers, timeout, rejectUnauthorized: false, agent: false },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => {
+            body += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+    });
   }
   /** `127.0.0.1:<raftPort>`, the address other nodes `-join`. */
   get raftAddr(): string {
@@ -193,9 +222,7 @@ export class RqliteNode {
     while (Date.now() < end) {
       if (!this.#child) throw new Error(`rqlited ${this.id} exited:\n${this.log()}`);
       try {
-        const headers: Record<string, string> = this.#auth ? { authorization: this.#auth } : {};
-        const res = await fetch(this.url + path, { headers, signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
+        const res = await this.#get(path, 1000);
         // Another process may hold the port (chosen ports are released before rqlited binds):
         // only our own process counts.
         if (res.status === 200 && (await this.#answersAsSelf())) return;
@@ -215,9 +242,8 @@ export class RqliteNode {
 
   /** GET /status as JSON. */
   async status(): Promise<Record<string, unknown>> {
-    const headers: Record<string, string> = this.#auth ? { authorization: this.#auth } : {};
-    const res = await fetch(`${this.url}/status`, { headers, signal: AbortSignal.timeout(2000) });
-    return (await res.json()) as Record<string, unknown>;
+    const res = await this.#get("/status", 2000);
+    return JSON.parse(res.body) as Record<string, unknown>;
   }
 
   /** True when this node is the Raft leader. */
@@ -290,6 +316,7 @@ export class RqliteNode {
 function flags(opts: StartOptions, authFile: string | undefined): string[] {
   const out = [...(opts.fastRaft === false ? [] : FAST_RAFT_FLAGS), ...(opts.args ?? [])];
   if (authFile) out.push("-auth", authFile);
+  if (opts.tls) out.push("-http-cert", opts.tls.certFile, "-http-key", opts.tls.keyFile);
   return out;
 }
 

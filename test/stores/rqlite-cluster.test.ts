@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { StoreUnavailableError } from "../../src/errors.ts";
 import { SessionManager } from "../../src/manager.ts";
@@ -268,5 +272,63 @@ describe("rqlite basic auth", () => {
       assert.equal(err.status, 401);
       await store.close();
     }
+  });
+});
+
+describe("rqlite over https", () => {
+  let dir = "";
+  let tlsNode: RqliteCluster | undefined;
+  const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
+  before(async () => {
+    if (!hasOpenssl) return;
+    dir = mkdtempSync(join(tmpdir(), "scs-rqlite-tls-"));
+    const gen = spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ]);
+    assert.equal(gen.status, 0, String(gen.stderr));
+    tlsNode = await startNode({
+      tls: { certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem") },
+    });
+  });
+  after(async () => {
+    await tlsNode?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("works with an https URL and the server's CA, and refuses an untrusted certificate", {
+    skip: !hasOpenssl,
+  }, async () => {
+    const url = tlsNode?.urls[0] as string;
+    assert.match(url, /^https:/);
+    const ca = readFileSync(join(dir, "cert.pem"));
+    const store = new RqliteStore(new RqliteConnection({ nodes: url, tls: { ca } }), {
+      table: uniqueTable(),
+      cleanupInterval: 0,
+    });
+    await store.commit("a", bytes("over tls"), new Date(Date.now() + HOUR));
+    assert.deepEqual(await store.find("a"), bytes("over tls"));
+    await store.close();
+    const untrusted = new RqliteStore(new RqliteConnection({ nodes: url, deadline: 300 }), {
+      cleanupInterval: 0,
+    });
+    const err = await untrusted.find("a").catch((e) => e);
+    assert.ok(err instanceof StoreUnavailableError, String(err));
+    await untrusted.close();
   });
 });
