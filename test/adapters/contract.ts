@@ -188,6 +188,28 @@ export function adapterContract(name: string, build: BuildApp): void {
       assert.deepEqual(errors, []);
     });
 
+    it("onError, when the manager has one, handles a failing load instead", async () => {
+      const seen: unknown[] = [];
+      const { app, store, errors } = await start(
+        {},
+        {
+          onError: (err, _req, res) => {
+            seen.push(err);
+            res.statusCode = 503;
+            res.end("onError");
+          },
+        },
+      );
+      store.failFind = true;
+      const got = await fetchText(`${app.url}/get`, {
+        headers: { cookie: `session=${generateToken()}` },
+      });
+      assert.equal(got.status, 503);
+      assert.equal(got.body, "onError");
+      assert.ok(seen[0] instanceof StoreUnavailableError);
+      assert.deepEqual(errors, []);
+    });
+
     it("a streamed response is committed (slow store) before its first byte", async () => {
       const { app, store } = await start();
       store.commitDelay = 50;
