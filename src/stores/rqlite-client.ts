@@ -6,7 +6,8 @@
 import type { ConnectionOptions } from "node:tls";
 import { Pool } from "undici";
 import { StoreUnavailableError } from "../errors.ts";
-import { RqliteAuthError, RqliteError } from "./rqlite-errors.ts";
+import { describe, parseAnswer, type RawResult, RetryableError } from "./rqlite-answer.ts";
+import { RqliteError } from "./rqlite-errors.ts";
 
 /** A value bound to a `?` placeholder. Bytes are bound as hex text and written with `unhex(?)`. */
 export type SqlValue = string | number | boolean | null;
@@ -81,11 +82,6 @@ export interface QueryOptions {
   level?: ReadConsistency;
   /** With level `none`: the longest a node may be out of touch with the leader, e.g. `"1s"`. */
   freshness?: string;
-}
-
-/** A failure that another node or a later round may not have: try again. */
-class RetryableError extends Error {
-  override name = "RetryableError";
 }
 
 const BACKOFF_BASE = 25;
@@ -324,44 +320,4 @@ export class RqliteConnection {
       throw new RetryableError(`${node.url}: ${describe(err)}`, { cause: err });
     }
   }
-}
-
-interface RawResult {
-  error?: unknown;
-  rows_affected?: unknown;
-  columns?: unknown;
-  values?: unknown;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === "string" ? `${code} ${err.message}` : err.message;
-  }
-  return String(err);
-}
-
-/** Checks rqlite's three error channels, in order: status, top-level `error`, `results[i].error`. */
-function parseAnswer(status: number, text: string, url: string): RawResult[] {
-  const said = text.trim().slice(0, 200);
-  if (status === 401 || status === 403)
-    throw new RqliteAuthError(`rqlite refused the credentials (${status}): ${said}`, status);
-  if (status >= 400 && status < 500)
-    throw new RqliteError(`rqlite refused the request (${status}): ${said}`, status);
-  if (status !== 200) throw new RetryableError(`${url}: HTTP ${status}: ${said}`);
-  let json: { error?: unknown; results?: unknown };
-  try {
-    json = JSON.parse(text) as typeof json;
-  } catch (err) {
-    throw new RetryableError(`${url}: answer is not JSON`, { cause: err });
-  }
-  if (json.error !== undefined && json.error !== "") {
-    throw new RetryableError(`${url}: ${String(json.error)}`);
-  }
-  const results = Array.isArray(json.results) ? (json.results as RawResult[]) : [];
-  for (const r of results) {
-    if (r && typeof r.error === "string" && r.error !== "")
-      throw new RqliteError(`rqlite SQL error: ${r.error}`, 200);
-  }
-  return results;
 }
