@@ -2,10 +2,11 @@
  * SessionManager: loads sessions from a store, commits them, and builds their cookies.
  * @module
  */
+import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type Codec, defaultCodec } from "./codec.ts";
 import { readTokenFromCookieHeader, readTokenFromHeader, serializeCookie } from "./cookie.ts";
-import { CodecError, NotIterableError } from "./errors.ts";
+import { CodecError, NotIterableError, SessionConflictError } from "./errors.ts";
 import { createHandler, type HandlerOptions } from "./middleware.ts";
 import {
   type ResolvedOptions,
@@ -73,6 +74,7 @@ export class SessionManager<Data extends object = SessionData> {
       newToken: () => this.#newToken(),
       storeKeyOf: (token) => (opts.hashTokenInStore ? hashToken(token) : token),
       storeDelete: (storeKey) => this.store.delete(storeKey),
+      trackKeys: opts.concurrency === "merge",
       findValues: async (token) => {
         if (!isWellFormedToken(token)) return undefined;
         const data = await this.store.find(this.#host.storeKeyOf(token));
@@ -127,7 +129,7 @@ export class SessionManager<Data extends object = SessionData> {
     if (!(deadline > this.#options.now())) return this.#fresh();
     // With an idle timeout every loaded session is re-committed so activity extends it (SCS).
     const status = this.#options.idleTimeout > 0 ? "modified" : "unmodified";
-    return new Session<Data>(this.#host, token, storeKey, deadline, decoded.values, status);
+    return new Session<Data>(this.#host, token, storeKey, deadline, decoded.values, status, data);
   }
 
   #dropCorrupt(storeKey: string, err: unknown): void {
@@ -166,17 +168,26 @@ export class SessionManager<Data extends object = SessionData> {
    * @returns the token and expiry, or a Promise of them.
    */
   commitAwaitable(session: Session<Data>): Awaitable<CommitResult> {
-    const s = session;
-    let storeKey = sessionInternals.storeKey(s);
+    let storeKey = sessionInternals.storeKey(session);
     let token = session.token;
     if (storeKey === "") {
       const fresh = this.#newToken();
       token = fresh.token;
       storeKey = fresh.storeKey;
-      sessionInternals.assignToken(s, token, storeKey);
+      sessionInternals.assignToken(session, token, storeKey);
     }
-    const deadline = sessionInternals.deadline(s);
-    const data = this.codec.encode(new Date(deadline), sessionInternals.values(s));
+    if (
+      this.#options.concurrency !== "last-write-wins" &&
+      sessionInternals.loaded(session) !== undefined
+    ) {
+      return this.#commitChecked(session, token, storeKey);
+    }
+    return this.#write(session, token, storeKey);
+  }
+
+  #write(session: Session<Data>, token: string, storeKey: string): Awaitable<CommitResult> {
+    const deadline = sessionInternals.deadline(session);
+    const data = this.codec.encode(new Date(deadline), sessionInternals.values(session));
     let expiryMs = deadline;
     if (this.#options.idleTimeout > 0) {
       expiryMs = Math.min(expiryMs, this.#options.now() + this.#options.idleTimeout);
@@ -184,8 +195,64 @@ export class SessionManager<Data extends object = SessionData> {
     const expiry = new Date(expiryMs);
     const result: CommitResult = { token, expiry };
     const committed = this.store.commit(storeKey, data, expiry);
-    if (isPromiseLike(committed)) return committed.then(() => result);
+    const track = this.#options.concurrency !== "last-write-wins";
+    if (isPromiseLike(committed)) {
+      return committed.then(() => {
+        if (track) sessionInternals.setLoaded(session, data);
+        return result;
+      });
+    }
+    if (track) sessionInternals.setLoaded(session, data);
     return result;
+  }
+
+  /**
+   * `concurrency: "merge" | "reject"`: re-reads the stored session and compares it with what
+   * this request loaded. Unchanged: a plain write. Changed: "reject" fails with
+   * SessionConflictError; "merge" applies only this request's changed keys on top of the
+   * stored values. Gone (destroyed by the other request): "merge" lets the destruction win.
+   * Not atomic: it narrows the race to the gap between this read and the write.
+   */
+  async #commitChecked(
+    session: Session<Data>,
+    token: string,
+    storeKey: string,
+  ): Promise<CommitResult> {
+    const loaded = sessionInternals.loaded(session);
+    const current = await this.store.find(storeKey);
+    if (current !== undefined && loaded !== undefined && bytesEqual(current, loaded)) {
+      return this.#write(session, token, storeKey);
+    }
+    if (this.#options.concurrency === "reject") {
+      throw new SessionConflictError(
+        "the session was changed by a concurrent request since this request loaded it",
+      );
+    }
+    if (current === undefined) {
+      sessionInternals.markDestroyed(session);
+      return { token: "", expiry: new Date(0) };
+    }
+    let stored: SessionData;
+    try {
+      stored = this.codec.decode(current).values;
+    } catch {
+      return this.#write(session, token, storeKey); // corrupt: nothing worth keeping
+    }
+    const values = sessionInternals.values(session);
+    for (const key of sessionInternals.changedKeys(session) ?? []) {
+      if (Object.hasOwn(values, key)) {
+        Object.defineProperty(stored, key, {
+          value: values[key],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else {
+        delete stored[key];
+      }
+    }
+    sessionInternals.replaceValues(session, stored);
+    return this.#write(session, token, storeKey);
   }
 
   /**
@@ -237,6 +304,11 @@ export class SessionManager<Data extends object = SessionData> {
   }
 
   #headerFor(session: Session<Data>, transport: Transport, result: CommitResult): SessionHeader {
+    if (session.status === "destroyed") {
+      // a concurrent request destroyed it (concurrency: "merge"): clear the client's token too
+      const cleared = transport.header === undefined ? this.cookieHeader("", null, session) : "";
+      return { name: transport.responseHeader, value: cleared };
+    }
     const value =
       transport.header === undefined
         ? this.cookieHeader(result.token, result.expiry, session)
@@ -340,4 +412,10 @@ export class SessionManager<Data extends object = SessionData> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }

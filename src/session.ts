@@ -26,6 +26,8 @@ export interface SessionHost {
   storeDelete(storeKey: string): Awaitable<void>;
   storeKeyOf(token: string): string;
   findValues(token: string): Promise<SessionData | undefined>;
+  /** Record which keys a request changed (for `concurrency: "merge"`). */
+  trackKeys: boolean;
 }
 
 /** @internal The manager's access to a session's private state, without allocating. */
@@ -35,6 +37,15 @@ export interface SessionInternals {
   changes<D extends object>(session: Session<D>): number;
   deadline<D extends object>(session: Session<D>): number;
   assignToken<D extends object>(session: Session<D>, token: string, storeKey: string): void;
+  /** The stored bytes this session was loaded from (or last committed as). */
+  loaded<D extends object>(session: Session<D>): Uint8Array | undefined;
+  setLoaded<D extends object>(session: Session<D>, data: Uint8Array | undefined): void;
+  /** Keys changed since load, when the host tracks them. */
+  changedKeys<D extends object>(session: Session<D>): ReadonlySet<string> | undefined;
+  /** Replaces the values (after a merge with the stored session). */
+  replaceValues<D extends object>(session: Session<D>, values: SessionData): void;
+  /** Marks the session destroyed without touching the store (it is already gone there). */
+  markDestroyed<D extends object>(session: Session<D>): void;
 }
 
 /** @internal Filled in by Session's static block. */
@@ -57,6 +68,8 @@ export class Session<Data extends object = SessionData> {
   #storeKey: string;
   #deadline: number;
   #changes = 0;
+  #loaded: Uint8Array | undefined;
+  #changedKeys: Set<string> | undefined;
 
   /** @internal Created by the manager; user code never constructs sessions. */
   constructor(
@@ -66,7 +79,9 @@ export class Session<Data extends object = SessionData> {
     deadline: number,
     values: SessionData,
     status: SessionStatus,
+    loaded?: Uint8Array,
   ) {
+    this.#loaded = loaded;
     this.#host = host;
     this.#token = token;
     this.#storeKey = storeKey;
@@ -116,7 +131,7 @@ export class Session<Data extends object = SessionData> {
     } else {
       this.#values[key] = value;
     }
-    this.#touch();
+    this.#touch(key);
   }
 
   /** Removes `key` and returns its value (undefined when absent; the session is then untouched). */
@@ -124,7 +139,7 @@ export class Session<Data extends object = SessionData> {
     if (!Object.hasOwn(this.#values, key)) return undefined;
     const value = this.#values[key] as Data[K];
     delete this.#values[key];
-    this.#touch();
+    this.#touch(key);
     return value;
   }
 
@@ -132,15 +147,17 @@ export class Session<Data extends object = SessionData> {
   remove(key: KeyOf<Data>): void {
     if (!Object.hasOwn(this.#values, key)) return;
     delete this.#values[key];
-    this.#touch();
+    this.#touch(key);
   }
 
   /** Removes every value (the token and deadline stay); modified unless it was already empty. */
   clear(): void {
     const keys = Object.keys(this.#values);
     if (keys.length === 0) return;
-    for (const key of keys) delete this.#values[key];
-    this.#touch();
+    for (const key of keys) {
+      delete this.#values[key];
+      this.#touch(key);
+    }
   }
 
   /** Whether `key` holds a value. */
@@ -223,7 +240,7 @@ export class Session<Data extends object = SessionData> {
    */
   rememberMe(on: boolean): void {
     this.#values[REMEMBER_ME_KEY] = on === true;
-    this.#touch();
+    this.#touch(REMEMBER_ME_KEY);
   }
 
   /** Whether `rememberMe(true)` was called on this session. */
@@ -244,6 +261,8 @@ export class Session<Data extends object = SessionData> {
     this.#deadline = this.#host.now() + this.#host.lifetime;
     for (const key of Object.keys(this.#values)) delete this.#values[key];
     this.#changes++;
+    this.#loaded = undefined;
+    this.#changedKeys = undefined;
     if (storeKey !== "") await this.#host.storeDelete(storeKey);
   }
 
@@ -258,6 +277,7 @@ export class Session<Data extends object = SessionData> {
     this.#token = fresh.token;
     this.#storeKey = fresh.storeKey;
     this.#deadline = this.#host.now() + this.#host.lifetime;
+    this.#loaded = undefined; // nothing is stored under the new token yet
     this.#touch();
     if (oldKey !== "") await this.#host.storeDelete(oldKey);
   }
@@ -278,14 +298,18 @@ export class Session<Data extends object = SessionData> {
         writable: true,
         configurable: true,
       });
+      this.#touch(key);
     }
-    this.#touch();
     await this.#host.storeDelete(this.#host.storeKeyOf(token));
   }
 
-  #touch(): void {
+  #touch(key?: string): void {
     this.#status = "modified";
     this.#changes++;
+    if (key !== undefined && this.#host.trackKeys) {
+      this.#changedKeys ??= new Set();
+      this.#changedKeys.add(key);
+    }
   }
 
   static {
@@ -297,6 +321,22 @@ export class Session<Data extends object = SessionData> {
       assignToken(session, token, storeKey) {
         session.#token = token;
         session.#storeKey = storeKey;
+      },
+      loaded: (session) => session.#loaded,
+      setLoaded(session, data) {
+        session.#loaded = data;
+        session.#changedKeys = undefined;
+      },
+      changedKeys: (session) => session.#changedKeys,
+      replaceValues(session, values) {
+        session.#values = values;
+      },
+      markDestroyed(session) {
+        session.#status = "destroyed";
+        session.#token = "";
+        session.#storeKey = "";
+        session.#loaded = undefined;
+        for (const key of Object.keys(session.#values)) delete session.#values[key];
       },
     };
   }
