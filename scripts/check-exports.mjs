@@ -64,6 +64,33 @@ while (queue.length > 0) {
   }
 }
 
+// One class per concept across entries, in both module systems: errors thrown by the rqlite
+// entry must be instanceof the classes users import from the core entry.
+const cjsMem = require("../dist/memstore.cjs");
+if (cjsMem.MemStore !== core.MemStore)
+  failures.push("CJS memstore entry has its own MemStore copy");
+const esmMem = await import("../dist/memstore.js");
+if (esmMem.MemStore !== esm.MemStore) failures.push("ESM memstore entry has its own MemStore copy");
+for (const [label, rq, coreErrors] of [
+  ["CJS", require("../dist/rqlitestore.cjs"), core],
+  ["ESM", await import("../dist/rqlitestore.js"), esm],
+]) {
+  const store = new rq.RqliteStore(
+    new rq.RqliteConnection({ nodes: "http://127.0.0.1:1", deadline: 200 }),
+    { cleanupInterval: 0 },
+  );
+  const err = await Promise.resolve(store.find("x".repeat(43))).then(
+    () => undefined,
+    (e) => e,
+  );
+  await store.close();
+  if (!(err instanceof coreErrors.StoreUnavailableError)) {
+    failures.push(
+      `${label}: RqliteStore's errors are not instanceof scs-ts's StoreUnavailableError`,
+    );
+  }
+}
+
 if (failures.length > 0) {
   for (const f of failures) console.error(`check-exports: ${f}`);
   process.exit(1);
