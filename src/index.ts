@@ -25,7 +25,14 @@ export {
   StoreUnavailableError,
 } from "./errors.ts";
 export { type CommitResult, type SessionHeader, SessionManager } from "./manager.ts";
-export { abandonSession, guardResponse, type HandlerOptions } from "./middleware.ts";
+export {
+  abandonSession,
+  type GuardOptions,
+  guardResponse,
+  type HandlerOptions,
+  type HeaderBag,
+  setSessionHeaders,
+} from "./middleware.ts";
 export type {
   ErrorHandler,
   Logger,

@@ -345,6 +345,9 @@ function failCommit(
   state.queue = undefined;
   entry.abandoned = true;
   abandonSession(res);
+  // The route's headers (Content-Length, Content-Type...) describe a response that will not be
+  // sent; an error handler writing its own body must not inherit them.
+  if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
   reportError(res, entry, err);
 }
 

@@ -452,3 +452,33 @@ describe("isolation and transports", () => {
     }
   });
 });
+
+describe("custom onError after a failed commit", () => {
+  it("starts from a clean slate: the route's Content-Length and Content-Type are gone", async () => {
+    const app = await serve(
+      {
+        store: new FailingCommitStore(),
+        onError: (_err, _req, res) => {
+          res.statusCode = 503;
+          res.end("try again later");
+        },
+      },
+      {
+        "/": (s, req, res) => {
+          s.from(req).put("k", 1);
+          res.setHeader("Content-Type", "application/json");
+          res.setHeader("Content-Length", "2");
+          res.end("{}");
+        },
+      },
+    );
+    try {
+      const res = await request(`${app.url}/`);
+      assert.equal(res.status, 503);
+      assert.equal(res.body, "try again later");
+      assert.equal(res.headers["content-type"], undefined);
+    } finally {
+      await app.close();
+    }
+  });
+});
