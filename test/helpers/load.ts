@@ -388,3 +388,121 @@ export function formatReport(label: string, r: LoadReport): string {
     .filter((l) => l !== "")
     .join("\n");
 }
+
+/**
+ * Starts {@link runLoad} in the background (fault tests: load flows while nodes die).
+ * @returns `stop()`, which ends the load, runs the verification reads and resolves the report.
+ */
+export function startLoad(options: Omit<LoadOptions, "signal">): {
+  stop: () => Promise<LoadReport>;
+  done: Promise<LoadReport>;
+} {
+  const controller = new AbortController();
+  const done = runLoad({ ...options, signal: controller.signal });
+  return {
+    done,
+    stop: () => {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
+/** Options of {@link loadThroughFault}. */
+export interface FaultRunOptions {
+  url: string;
+  /** @default 20 */
+  clients?: number;
+  /** Client-side limit per request, ms (the store deadline times the store calls per request, plus a margin). */
+  requestTimeoutMs: number;
+  /** Breaks something (kill, pause). */
+  fault: () => Promise<void>;
+  /** How long the fault lasts before `repair`, ms. */
+  faultMs: number;
+  /** Puts it back (restart, resume); resolves when the repair is done. */
+  repair: () => Promise<void>;
+  /** Longest wait for a successful request after the repair, ms. @default 15_000 */
+  recoverWithinMs?: number;
+  /** Steady traffic before the fault, ms. @default 1_000 */
+  warmupMs?: number;
+}
+
+/** What {@link loadThroughFault} saw. All times in ms from the start of the load. */
+export interface FaultRun {
+  report: LoadReport;
+  faultAt: number;
+  repairedAt: number;
+  /** First successful request that started after the fault, or undefined. */
+  firstSuccessAfterFault: number | undefined;
+  /** First successful request that started after the repair, or undefined (never recovered). */
+  firstSuccessAfterRepair: number | undefined;
+  /** Longest time without any successful answer, from the fault on. */
+  longestGap: number;
+  /** Outcomes of requests that ended between the fault and the repair. */
+  duringFault: Record<string, number>;
+  /** Slowest request that ended during the fault or the recovery, ms. */
+  slowestDuringFault: number;
+}
+
+/**
+ * Runs a bounded load, applies `fault`, waits `faultMs`, applies `repair`, waits until a request
+ * succeeds again (or `recoverWithinMs`), then stops the load and verifies every client's counter.
+ * @returns the load report and the fault's timeline figures.
+ */
+export async function loadThroughFault(o: FaultRunOptions): Promise<FaultRun> {
+  const events: { start: number; end: number; outcome: Outcome }[] = [];
+  const okOutcome = (x: Outcome) => typeof x === "number" && x >= 200 && x < 400;
+  const load = startLoad({
+    url: o.url,
+    clients: o.clients ?? 20,
+    durationMs: 120_000,
+    maxRequests: 100_000,
+    requestTimeoutMs: o.requestTimeoutMs,
+    onResult: (r) => {
+      if (r.kind !== "verify") events.push({ start: r.at - r.ms, end: r.at, outcome: r.outcome });
+    },
+  });
+  const t0 = performance.now();
+  const clock = () => performance.now() - t0;
+  await sleep(o.warmupMs ?? 1_000);
+  const faultAt = clock();
+  await o.fault();
+  await sleep(o.faultMs);
+  await o.repair();
+  const repairedAt = clock();
+  const until = repairedAt + (o.recoverWithinMs ?? 15_000);
+  const successAfter = (t: number) => events.find((e) => e.start > t && okOutcome(e.outcome))?.end;
+  while (successAfter(repairedAt) === undefined && clock() < until) await sleep(50);
+  await sleep(300);
+  const report = await load.stop();
+
+  const duringFault: Record<string, number> = {};
+  let slowest = 0;
+  for (const e of events) {
+    if (e.end >= faultAt && e.end <= repairedAt) {
+      duringFault[String(e.outcome)] = (duringFault[String(e.outcome)] ?? 0) + 1;
+    }
+    if (e.end >= faultAt) slowest = Math.max(slowest, e.end - e.start);
+  }
+  const successes = events
+    .filter((e) => okOutcome(e.outcome) && e.end >= faultAt)
+    .map((e) => e.end)
+    .sort((a, b) => a - b);
+  let longestGap = 0;
+  let last = faultAt;
+  for (const t of successes) {
+    longestGap = Math.max(longestGap, t - last);
+    last = t;
+  }
+  const round = (n: number | undefined) => (n === undefined ? undefined : Math.round(n));
+  return {
+    report,
+    faultAt: Math.round(faultAt),
+    repairedAt: Math.round(repairedAt),
+    firstSuccessAfterFault: round(successAfter(faultAt)),
+    firstSuccessAfterRepair: round(successAfter(repairedAt)),
+    longestGap: Math.round(longestGap),
+    duringFault,
+    slowestDuringFault: Math.round(slowest),
+  };
+}

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { RqliteConnection } from "../../src/stores/rqlite-client.ts";
+import { RqliteStore } from "../../src/stores/rqlitestore.ts";
+import { listen } from "../helpers/http.ts";
+import { createLoadApp, type FaultRun, formatReport, loadThroughFault } from "../helpers/load.ts";
+import { type RqliteCluster, type RqliteNode, startCluster } from "../helpers/rqlite.ts";
+
+/** The store's overall deadline per call; a request makes at most 3 store calls (find, delete, commit). */
+const DEADLINE = 2_000;
+const CLIENT_TIMEOUT = 3 * DEADLINE + 2_000;
+
+describe("the demo on a 3-node rqlite cluster while nodes are SIGKILLed", () => {
+  let cluster: RqliteCluster;
+  let app: ReturnType<typeof createLoadApp>;
+  let server: Awaited<ReturnType<typeof listen>>;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown) => unhandled.push(err);
+  const logged = { errors: 0 };
+
+  before(async () => {
+    process.on("unhandledRejection", onUnhandled);
+    cluster = await startCluster(3);
+    const conn = new RqliteConnection({ nodes: cluster.urls, deadline: DEADLINE });
+    app = createLoadApp({
+      store: new RqliteStore(conn, { cleanupInterval: 0 }),
+      logger: { warn: () => {}, error: () => void logged.errors++ },
+    });
+    server = await listen(app.server);
+  });
+  after(async () => {
+    await server?.close();
+    await app?.sessions.close();
+    await cluster?.close();
+    process.off("unhandledRejection", onUnhandled);
+  });
+
+  function check(label: string, run: FaultRun): void {
+    const { report } = run;
+    console.log(formatReport(label, report));
+    console.log(
+      `  fault at ${run.faultAt} ms, repaired at ${run.repairedAt} ms; first success after fault +${(run.firstSuccessAfterFault ?? Number.NaN) - run.faultAt} ms, after repair +${(run.firstSuccessAfterRepair ?? Number.NaN) - run.repairedAt} ms; longest gap without success ${run.longestGap} ms; during fault ${JSON.stringify(run.duringFault)}; slowest request from the fault on ${run.slowestDuringFault} ms; errors logged so far ${logged.errors}`,
+    );
+    for (const outcome of Object.keys(report.outcomes)) {
+      assert.ok(["200", "303", "503"].includes(outcome), `only 2xx/303/503, got ${outcome}`);
+    }
+    assert.equal(report.timeouts, 0, "no request hung past the deadline and margin");
+    assert.ok(run.slowestDuringFault < CLIENT_TIMEOUT);
+    assert.notEqual(run.firstSuccessAfterRepair, undefined, "service came back by itself");
+    assert.equal(report.lostWrites, 0, "no acknowledged write lost");
+    assert.equal(report.unexplainedGains, 0);
+    assert.equal(report.unverifiedClients, 0, "every client read its counter afterwards");
+    assert.deepEqual(unhandled, [], "no unhandled rejection");
+  }
+
+  async function restart(node: RqliteNode): Promise<void> {
+    node.spawn();
+    await node.waitReady();
+  }
+
+  it("a killed follower: requests keep succeeding or get 503, and it rejoins", async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.nodes.find((n) => n !== leader) as RqliteNode;
+    const run = await loadThroughFault({
+      url: server.url,
+      requestTimeoutMs: CLIENT_TIMEOUT,
+      fault: () => follower.kill(),
+      faultMs: 3_000,
+      repair: () => restart(follower),
+    });
+    check("follower SIGKILL", run);
+  });
+
+  it("a killed leader: requests get 2xx or 503, a new leader serves, nothing acknowledged is lost", async () => {
+    const leader = await cluster.leader();
+    const run = await loadThroughFault({
+      url: server.url,
+      requestTimeoutMs: CLIENT_TIMEOUT,
+      fault: () => leader.kill(),
+      faultMs: 3_000,
+      repair: () => restart(leader),
+    });
+    check("leader SIGKILL", run);
+    assert.notEqual(run.firstSuccessAfterFault, undefined);
+    assert.ok(
+      (run.firstSuccessAfterFault as number) < run.repairedAt,
+      "the survivors served before the old leader came back",
+    );
+  });
+});
