@@ -1,0 +1,73 @@
+/**
+ * What every HTTP bench server shares, so every variant runs the same handler body:
+ * `node --import tsx bench/http-servers/<variant>.ts PORT MODE` where MODE is "read" or
+ * "write". Paths: `/init` creates the session (count = 0); every other path runs the body.
+ * @module
+ */
+import type { Server, ServerResponse } from "node:http";
+
+/** READ: load the session and read a value. WRITE: increment the counter (every response commits). */
+export type Mode = "read" | "write";
+
+/**
+ * Reads PORT and MODE from argv.
+ * @returns the port (0 = any free one) and the mode.
+ * @throws TypeError when MODE is not "read" or "write".
+ */
+export function serverArgs(): { port: number; mode: Mode } {
+  const port = Number(process.argv[2] ?? "0");
+  const mode = process.argv[3] ?? "read";
+  if (mode !== "read" && mode !== "write")
+    throw new TypeError(`MODE must be read or write, got ${mode}`);
+  return { port, mode };
+}
+
+/** Session access the body needs, the same shape for every variant. */
+export interface Counter {
+  get(): number;
+  set(n: number): void;
+}
+
+/**
+ * The handler body: READ reads `count`; WRITE increments it. Responds "count N" as text.
+ * @example body("write", counter, res)
+ */
+export function body(mode: Mode, counter: Counter, res: ServerResponse): void {
+  let n = counter.get();
+  if (mode === "write") {
+    n += 1;
+    counter.set(n);
+  }
+  res.setHeader("Content-Type", "text/plain; charset=utf-8");
+  res.end(`count ${n}\n`);
+}
+
+/** Responds to `/init` after the variant created its session. */
+export function initialized(res: ServerResponse): void {
+  res.setHeader("Content-Type", "text/plain; charset=utf-8");
+  res.end("ok\n");
+}
+
+/**
+ * Listens on 127.0.0.1 and prints `listening <port>` for the driver; exits on SIGTERM.
+ * @returns nothing; the process lives until it is killed.
+ */
+export function serve(server: Server, port: number): void {
+  server.keepAliveTimeout = 60_000;
+  server.listen(port, "127.0.0.1", () => {
+    const address = server.address();
+    const actual = typeof address === "object" && address !== null ? address.port : port;
+    process.stdout.write(`listening ${actual}\n`);
+  });
+  process.once("SIGTERM", () => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  });
+}
+
+/** The secret express-session signs its cookie with (a bench constant, not a credential). */
+export const BENCH_SECRET = "bench-only-secret-not-for-production";
+
+/** 24 hours, the lifetime every session variant uses (scs-ts's default). */
+export const DAY_MS = 86_400_000;
