@@ -124,13 +124,15 @@ function blocksOf(cells: Cell[]): { base: Cell; others: Cell[] }[] {
   }));
 }
 
-function record(cell: Cell, r: LoadResult): void {
+/** Keeps one run's figures; @returns its req/s. */
+function record(cell: Cell, r: LoadResult): number {
   cell.rps.push(r.rps);
   cell.p99.push(r.p99);
   if (r.errors > 0 || r.non2xx > 0) {
     cell.problems += r.errors + r.non2xx;
     log(`WARNING ${cell.variant.id} ${cell.mode}: ${r.errors} errors, ${r.non2xx} non-2xx`);
   }
+  return r.rps;
 }
 
 /**
@@ -184,13 +186,11 @@ export async function runHttpBench(opts: { quick: boolean }): Promise<HttpBenchR
       const order = r % 2 === 0 ? blocks : [...blocks].reverse();
       for (const { base, others } of order) {
         const seq = r % 2 === 0 ? others : [...others].reverse();
-        let before = (await load(base, durationS)).rps;
-        base.rps.push(before);
+        let before = record(base, await load(base, durationS));
         for (const c of seq) {
           const res = await load(c, durationS);
           record(c, res);
-          const after = (await load(base, durationS)).rps;
-          base.rps.push(after);
+          const after = record(base, await load(base, durationS));
           c.ratio.push(res.rps / ((before + after) / 2));
           log(
             `round ${r + 1}/${rounds} ${c.mode} ${c.variant.id}: ${fmt(res.rps)} req/s, ${base.variant.id} ${fmt(before)} / ${fmt(after)} → ratio ${fmt(c.ratio.at(-1)!, 2)}`,

@@ -5,18 +5,17 @@
  */
 import http from "node:http";
 import express from "express";
-import { body, type Counter, initialized, serve, serverArgs } from "../lib/server-common.ts";
+import { initialized, reply, serve, serverArgs, step } from "../lib/server-common.ts";
 
 const { port, mode } = serverArgs();
+const write = mode === "write";
 let count = 0;
-const counter: Counter = {
-  get: () => count,
-  set: (n) => {
-    count = n;
-  },
-};
 
 const app = express();
 app.get("/init", (_req, res) => initialized(res));
-app.get("/", (_req, res) => body(mode, counter, res));
+app.get("/", (_req, res) => {
+  const n = step(mode, count);
+  if (write) count = n;
+  reply(res, n);
+});
 serve(http.createServer(app), port);

@@ -8,9 +8,10 @@ import express from "express";
 import { expressSession } from "../../src/adapters/express.ts";
 import { SessionManager } from "../../src/manager.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
-import { body, initialized, serve, serverArgs } from "../lib/server-common.ts";
+import { initialized, reply, serve, serverArgs, step } from "../lib/server-common.ts";
 
 const { port, mode } = serverArgs();
+const write = mode === "write";
 const sessions = new SessionManager<{ count: number }>({ store: new MemStore() });
 
 const app = express();
@@ -21,6 +22,8 @@ app.get("/init", (req, res) => {
 });
 app.get("/", (req, res) => {
   const session = sessions.from(req);
-  body(mode, { get: () => session.get("count") ?? 0, set: (n) => session.put("count", n) }, res);
+  const n = step(mode, session.get("count") ?? 0);
+  if (write) session.put("count", n);
+  reply(res, n);
 });
 serve(http.createServer(app), port);

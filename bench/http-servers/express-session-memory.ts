@@ -10,11 +10,12 @@ import express from "express";
 import session from "express-session";
 import {
   BENCH_SECRET,
-  body,
   DAY_MS,
   initialized,
+  reply,
   serve,
   serverArgs,
+  step,
 } from "../lib/server-common.ts";
 
 // express-session's req.session; typed loosely because this project's own Express adapter
@@ -24,6 +25,7 @@ interface SessionCounter {
 }
 
 const { port, mode } = serverArgs();
+const write = mode === "write";
 const app = express();
 app.use(
   session({
@@ -40,15 +42,8 @@ app.get("/init", (req, res) => {
 });
 app.get("/", (req, res) => {
   const s = req.session as unknown as SessionCounter;
-  body(
-    mode,
-    {
-      get: () => s.count ?? 0,
-      set: (n) => {
-        s.count = n;
-      },
-    },
-    res,
-  );
+  const n = step(mode, s.count ?? 0);
+  if (write) s.count = n;
+  reply(res, n);
 });
 serve(http.createServer(app), port);

@@ -10,11 +10,12 @@ import express from "express";
 import session from "express-session";
 import {
   BENCH_SECRET,
-  body,
   DAY_MS,
   initialized,
+  reply,
   serve,
   serverArgs,
+  step,
 } from "../lib/server-common.ts";
 
 type StoreClass = new (options: { checkPeriod: number }) => session.Store;
@@ -30,6 +31,7 @@ interface SessionCounter {
 }
 
 const { port, mode } = serverArgs();
+const write = mode === "write";
 const app = express();
 app.use(
   session({
@@ -47,15 +49,8 @@ app.get("/init", (req, res) => {
 });
 app.get("/", (req, res) => {
   const s = req.session as unknown as SessionCounter;
-  body(
-    mode,
-    {
-      get: () => s.count ?? 0,
-      set: (n) => {
-        s.count = n;
-      },
-    },
-    res,
-  );
+  const n = step(mode, s.count ?? 0);
+  if (write) s.count = n;
+  reply(res, n);
 });
 serve(http.createServer(app), port);

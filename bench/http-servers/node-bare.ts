@@ -4,21 +4,18 @@
  * @module
  */
 import http from "node:http";
-import { body, type Counter, initialized, serve, serverArgs } from "../lib/server-common.ts";
+import { initialized, reply, serve, serverArgs, step } from "../lib/server-common.ts";
 
 const { port, mode } = serverArgs();
+const write = mode === "write";
 let count = 0;
-const counter: Counter = {
-  get: () => count,
-  set: (n) => {
-    count = n;
-  },
-};
 
 serve(
   http.createServer((req, res) => {
-    if (req.url === "/init") initialized(res);
-    else body(mode, counter, res);
+    if (req.url === "/init") return initialized(res);
+    const n = step(mode, count);
+    if (write) count = n;
+    reply(res, n);
   }),
   port,
 );

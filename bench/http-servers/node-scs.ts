@@ -7,9 +7,10 @@
 import http from "node:http";
 import { SessionManager } from "../../src/manager.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
-import { body, initialized, serve, serverArgs } from "../lib/server-common.ts";
+import { initialized, reply, serve, serverArgs, step } from "../lib/server-common.ts";
 
 const { port, mode } = serverArgs();
+const write = mode === "write";
 const sessions = new SessionManager<{ count: number }>({ store: new MemStore() });
 
 serve(
@@ -18,14 +19,11 @@ serve(
       const session = sessions.from(req);
       if (req.url === "/init") {
         session.put("count", 0);
-        initialized(res);
-        return;
+        return initialized(res);
       }
-      body(
-        mode,
-        { get: () => session.get("count") ?? 0, set: (n) => session.put("count", n) },
-        res,
-      );
+      const n = step(mode, session.get("count") ?? 0);
+      if (write) session.put("count", n);
+      reply(res, n);
     }),
   ),
   port,

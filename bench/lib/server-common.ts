@@ -22,22 +22,19 @@ export function serverArgs(): { port: number; mode: Mode } {
   return { port, mode };
 }
 
-/** Session access the body needs, the same shape for every variant. */
-export interface Counter {
-  get(): number;
-  set(n: number): void;
+/**
+ * The handler body's logic: READ keeps the count, WRITE increments it. The caller stores the
+ * result in its session when the mode is WRITE, then calls {@link reply}. No closure is built
+ * per request, so the servers measure the session layer, not the bench's glue.
+ * @returns the count to report (and, in WRITE mode, to store).
+ * @example const n = step(mode, session.get("count") ?? 0)
+ */
+export function step(mode: Mode, current: number): number {
+  return mode === "write" ? current + 1 : current;
 }
 
-/**
- * The handler body: READ reads `count`; WRITE increments it. Responds "count N" as text.
- * @example body("write", counter, res)
- */
-export function body(mode: Mode, counter: Counter, res: ServerResponse): void {
-  let n = counter.get();
-  if (mode === "write") {
-    n += 1;
-    counter.set(n);
-  }
+/** The handler body's response: "count N" as text/plain. */
+export function reply(res: ServerResponse, n: number): void {
   res.setHeader("Content-Type", "text/plain; charset=utf-8");
   res.end(`count ${n}\n`);
 }
