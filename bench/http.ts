@@ -9,12 +9,12 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { httpChart } from "./lib/charts.ts";
 import { cookieFrom, LoadGenerator, type LoadResult, probe } from "./lib/load.ts";
 import { table } from "./lib/markdown.ts";
 import { hasTaskset, type ServerHandle, startServer } from "./lib/proc.ts";
 import type { Mode } from "./lib/server-common.ts";
 import { fmt, median, range } from "./lib/stats.ts";
-import { type BarGroup, barChart } from "./lib/svg.ts";
 
 /** One server program. */
 interface Variant {
@@ -214,7 +214,6 @@ function report(
     cells.find((c) => c.variant.id === id && c.mode === mode)!;
   const parts: string[] = [];
   const headline: HttpBenchResult["headline"] = [];
-  const groups: BarGroup[] = [];
   for (const group of ["node:http", "Express 5"] as const) {
     const variants = VARIANTS.filter((v) => v.group === group);
     const rows = variants.map((v) => {
@@ -253,19 +252,6 @@ function report(
       "",
     );
     for (const mode of MODES) {
-      groups.push({
-        title: `${group}, ${mode.toUpperCase()}`,
-        bars: variants.map((v) => {
-          const c = get(v.id, mode);
-          const ratio = v.kind === "base" ? 1 : median(c.ratio);
-          return {
-            label: v.label,
-            value: ratio,
-            kind: v.kind,
-            text: `${fmt(ratio, 2)}  (${fmt(median(c.rps))} req/s)`,
-          };
-        }),
-      });
       for (const v of variants.filter((x) => x.kind !== "base")) {
         headline.push({
           label: `${v.label}, ${mode.toUpperCase()}`,
@@ -279,18 +265,8 @@ function report(
   parts.push(
     `Median of ${run.rounds} rounds; each round runs every (variant, mode) pair back to back for ${run.durationS} s each, with the bare baseline of the same framework and mode run before and after each variant (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two baseline runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (baseline req/s: median of all its runs). Load: autocannon, ${CONNECTIONS} connections, pipelining 1, 127.0.0.1, from its own process${hasTaskset() ? " pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : " (taskset not available: not pinned)"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. express-session: \`resave: false, saveUninitialized: false\`, a secret, \`cookie.maxAge\` 24 h (scs-ts's lifetime) so a modified session re-sends its cookie as scs-ts does.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
   );
-  const svg = barChart({
-    title: "HTTP overhead: req/s relative to the bare framework",
-    subtitle: `same handler body, one session cookie; median of ${run.rounds} rounds, ratios within each round`,
-    axis: "ratio to bare node:http / bare Express in the same round (higher is better)",
-    groups,
-    marks: [
-      { value: 1, label: "bare = 1.0" },
-      { value: 0.85, label: "0.85" },
-      { value: 0.7, label: "0.70" },
-    ],
-  });
-  return { markdown: parts.join("\n"), svg, headline };
+  const markdown = parts.join("\n");
+  return { markdown, svg: httpChart(markdown) ?? "", headline };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

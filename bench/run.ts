@@ -8,11 +8,19 @@
  * module or export is missing, or that fails, is skipped with a printed note.
  *
  * Usage: npm run bench [-- --quick] [-- --only=http,store,codec,memory,sweep,rqlite]
+ *        npm run bench -- --redraw [--quick]   (redraws the SVGs from an existing RESULTS.md)
  * @module
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { codecChart, memoryChart, rqliteChart, storeOpsChart, sweepChart } from "./lib/charts.ts";
+import {
+  codecChart,
+  httpChart,
+  memoryChart,
+  rqliteChart,
+  storeOpsChart,
+  sweepChart,
+} from "./lib/charts.ts";
 import { machineLine, ROOT, versionsLine } from "./lib/machine.ts";
 import { cellNumber, column, parseTables, table } from "./lib/markdown.ts";
 import { fmt } from "./lib/stats.ts";
@@ -89,6 +97,28 @@ const rowOf = (md: string, header: string, label: string): string[] | undefined 
   parseTables(md)
     .find((t) => column(t, header) >= 0)
     ?.rows.find((r) => r[0] === label || r[1] === label);
+
+const svgName = (id: SectionId): string => `${id === "store" ? "store-ops" : id}.svg`;
+const CHARTS: Record<SectionId, (md: string) => string | undefined> = {
+  http: httpChart,
+  store: storeOpsChart,
+  codec: codecChart,
+  memory: memoryChart,
+  sweep: sweepChart,
+  rqlite: rqliteChart,
+};
+
+if (args.includes("--redraw")) {
+  // Charts only: reread the numbers of the last run, measure nothing.
+  const md = readFileSync(join(outDir, "RESULTS.md"), "utf8");
+  const parts = md.split(/^## \d+\. .*$/m).slice(1);
+  for (const [i, id] of SECTIONS.entries()) {
+    const svg = parts[i] === undefined ? undefined : CHARTS[id](parts[i]);
+    if (svg !== undefined) writeFileSync(join(outDir, svgName(id)), svg);
+    log(svg === undefined ? `no chart for ${id}` : `redrew ${svgName(id)}`);
+  }
+  process.exit(0);
+}
 
 const sections: Section[] = [];
 const started = new Date();
@@ -222,7 +252,6 @@ sections.push(
 
 // ---------------------------------------------------------------- RESULTS.md and charts
 mkdirSync(outDir, { recursive: true });
-const svgName = (id: SectionId): string => `${id === "store" ? "store-ops" : id}.svg`;
 for (const s of sections) {
   if (s.svg !== undefined) writeFileSync(join(outDir, svgName(s.id)), s.svg);
 }

@@ -11,7 +11,13 @@ const kindOf = (label: string): Bar["kind"] => {
   const l = label.toLowerCase();
   if (l.startsWith("memstore") || l.startsWith("scs-ts") || l.startsWith("rqlitestore"))
     return "ours";
-  if (l.startsWith("raw map<") || l === "map" || l.startsWith("json") || l.startsWith("raw undici"))
+  if (
+    l.startsWith("raw map<") ||
+    l === "map" ||
+    l.startsWith("json") ||
+    l.startsWith("raw undici") ||
+    l.startsWith("bare")
+  )
     return "base";
   return "peer";
 };
@@ -164,5 +170,47 @@ export function rqliteChart(md: string): string | undefined {
           text: `${r[i]} ops/s`,
         })),
     })),
+  });
+}
+
+/**
+ * Section 1: req/s relative to the bare framework, from the tables bench/http.ts writes
+ * (headings "node:http" and "Express 5", columns "READ ratio", "WRITE ratio", "… req/s").
+ * @returns the SVG, or undefined when the tables are not found.
+ */
+export function httpChart(md: string): string | undefined {
+  const tables = parseTables(md).filter((t) => column(t, "READ ratio") >= 0);
+  if (tables.length === 0) return undefined;
+  const groups: BarGroup[] = [];
+  for (const t of tables) {
+    for (const mode of ["READ", "WRITE"]) {
+      const ratio = column(t, `${mode} ratio`);
+      const rps = column(t, `${mode} req/s`);
+      groups.push({
+        title: `${t.heading}, ${mode}`,
+        bars: t.rows.map((r) => {
+          const v = cellNumber(r[ratio]);
+          return {
+            label: r[0]!,
+            value: v,
+            kind: kindOf(r[0]!),
+            text: `${fmt(v, 2)}  (${r[rps]} req/s)`,
+          };
+        }),
+      });
+    }
+  }
+  const rounds = /Median of (\d+) rounds/.exec(md)?.[1];
+  return barChart({
+    title: "HTTP overhead: req/s relative to the bare framework",
+    subtitle: `same handler body, one session cookie${rounds === undefined ? "" : `; median of ${rounds} rounds`}, ratios within each round`,
+    axis: "ratio to bare node:http / bare Express in the same round (higher is better)",
+    groups,
+    marks: [
+      { value: 1, label: "bare = 1.0" },
+      { value: 0.9, label: "0.90" },
+      { value: 0.85, label: "0.85" },
+      { value: 0.7, label: "0.70" },
+    ],
   });
 }

@@ -83,21 +83,24 @@ export function barChart(spec: ChartSpec): string {
       out.push(
         `<text x="${LABEL_W - 8}" y="${y + 15}" text-anchor="end" font-size="12">${esc(b.label)}</text>`,
         `<rect x="${LABEL_W}" y="${y + 3}" width="${w.toFixed(1)}" height="${ROW - 6}" fill="${COLORS[b.kind ?? "peer"]}"/>`,
-        `<text x="${LABEL_W + w + 6}" y="${y + 15}" font-size="12">${esc(text)}</text>`,
+        `<text x="${(LABEL_W + w + 6).toFixed(1)}" y="${y + 15}" font-size="12">${esc(text)}</text>`,
       );
       y += ROW;
     }
     y += 6;
   }
   const bottom = y;
-  for (const m of spec.marks ?? []) {
+  // Labels of nearby marks alternate between two lines so they do not overlap.
+  const marks = [...(spec.marks ?? [])].sort((a, b) => a.value - b.value);
+  for (const [i, m] of marks.entries()) {
     const mx = LABEL_W + x(m.value);
+    const ly = bottom + 14 + (i % 2) * 12;
     out.push(
       `<line x1="${mx.toFixed(1)}" y1="${top - 4}" x2="${mx.toFixed(1)}" y2="${bottom}" stroke="#b91c1c" stroke-dasharray="4 3"/>`,
-      `<text x="${mx.toFixed(1)}" y="${bottom + 14}" text-anchor="middle" font-size="11" fill="#b91c1c">${esc(m.label)}</text>`,
+      `<text x="${mx.toFixed(1)}" y="${ly}" text-anchor="middle" font-size="11" fill="#b91c1c">${esc(m.label)}</text>`,
     );
   }
-  const height = bottom + 44;
+  const height = bottom + 56;
   const head = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
