@@ -199,11 +199,27 @@ export class SessionManager<Data extends object = SessionData> {
     if (isPromiseLike(committed)) {
       return committed.then(() => {
         if (track) sessionInternals.setLoaded(session, data);
-        return result;
+        return this.#deleteRetired(session, result);
       });
     }
     if (track) sessionInternals.setLoaded(session, data);
-    return result;
+    return this.#deleteRetired(session, result);
+  }
+
+  /** After a commit under a renewed token: the old tokens die before the response leaves. */
+  #deleteRetired(session: Session<Data>, result: CommitResult): Awaitable<CommitResult> {
+    const retired = sessionInternals.takeRetired(session);
+    if (retired === undefined) return result;
+    let pending: Promise<void>[] | undefined;
+    for (const key of retired) {
+      const deleted = this.store.delete(key);
+      if (isPromiseLike(deleted)) {
+        pending ??= [];
+        pending.push(deleted);
+      }
+    }
+    if (pending === undefined) return result;
+    return Promise.all(pending).then(() => result);
   }
 
   /**

@@ -44,6 +44,8 @@ export interface SessionInternals {
   changedKeys<D extends object>(session: Session<D>): ReadonlySet<string> | undefined;
   /** Replaces the values (after a merge with the stored session). */
   replaceValues<D extends object>(session: Session<D>, values: SessionData): void;
+  /** Store keys left behind by renewToken, to delete after the commit; cleared by the call. */
+  takeRetired<D extends object>(session: Session<D>): string[] | undefined;
   /** Marks the session destroyed without touching the store (it is already gone there). */
   markDestroyed<D extends object>(session: Session<D>): void;
 }
@@ -70,6 +72,8 @@ export class Session<Data extends object = SessionData> {
   #changes = 0;
   #loaded: Uint8Array | undefined;
   #changedKeys: Set<string> | undefined;
+  /** Store keys this session had before renewToken, deleted once the new key is committed. */
+  #retired: string[] | undefined;
 
   /** @internal Created by the manager; user code never constructs sessions. */
   constructor(
@@ -255,6 +259,8 @@ export class Session<Data extends object = SessionData> {
    */
   async destroy(): Promise<void> {
     const storeKey = this.#storeKey;
+    const retired = this.#retired;
+    this.#retired = undefined;
     this.#status = "destroyed";
     this.#token = "";
     this.#storeKey = "";
@@ -263,13 +269,17 @@ export class Session<Data extends object = SessionData> {
     this.#changes++;
     this.#loaded = undefined;
     this.#changedKeys = undefined;
+    if (retired !== undefined) for (const key of retired) await this.#host.storeDelete(key);
     if (storeKey !== "") await this.#host.storeDelete(storeKey);
   }
 
   /**
-   * Gives the session a new token, deletes the old one from the store and resets the deadline.
-   * Call it whenever privileges change (sign in, sign out): the session-fixation defence.
-   * @returns a Promise settled when the old token is deleted.
+   * Gives the session a new token and resets the deadline; the old token is deleted from the
+   * store as soon as the session is committed under the new one (before the response leaves),
+   * so the old token is dead once the client has the new one. Call it whenever privileges
+   * change (sign in, sign out): the session-fixation defence. If that commit fails the old
+   * token stays valid — a failed sign-out does not sign the user out, and says so (503).
+   * @returns a Promise settled at once (kept async for the SCS-shaped API).
    */
   async renewToken(): Promise<void> {
     const oldKey = this.#storeKey;
@@ -279,7 +289,10 @@ export class Session<Data extends object = SessionData> {
     this.#deadline = this.#host.now() + this.#host.lifetime;
     this.#loaded = undefined; // nothing is stored under the new token yet
     this.#touch();
-    if (oldKey !== "") await this.#host.storeDelete(oldKey);
+    if (oldKey !== "") {
+      this.#retired ??= [];
+      this.#retired.push(oldKey);
+    }
   }
 
   /**
@@ -330,6 +343,11 @@ export class Session<Data extends object = SessionData> {
       changedKeys: (session) => session.#changedKeys,
       replaceValues(session, values) {
         session.#values = values;
+      },
+      takeRetired(session) {
+        const retired = session.#retired;
+        session.#retired = undefined;
+        return retired;
       },
       markDestroyed(session) {
         session.#status = "destroyed";

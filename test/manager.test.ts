@@ -171,6 +171,37 @@ describe("destroy, renewToken, mergeSession", () => {
     assert.equal((await sessions.load(token)).get("user"), "ada");
   });
 
+  it("renewToken keeps the old token alive when the commit under the new one fails", async () => {
+    const inner = new MemStore({ cleanupInterval: 0 });
+    let failCommits = false;
+    const store = {
+      find: (t: string) => inner.find(t),
+      delete: (t: string) => inner.delete(t),
+      commit: (t: string, d: Uint8Array, e: Date) => {
+        if (failCommits) throw new Error("store down");
+        inner.commit(t, d, e);
+      },
+    };
+    const sessions = new SessionManager({ store });
+    const s = await sessions.load(undefined);
+    s.put("user", "ada");
+    const { token: old } = await sessions.commit(s);
+    const loaded = await sessions.load(old);
+    await loaded.renewToken();
+    loaded.remove("user"); // a sign-out
+    failCommits = true;
+    await assert.rejects(async () => sessions.commit(loaded));
+    assert.equal(
+      (await sessions.load(old)).get("user"),
+      "ada",
+      "a failed sign-out signs nobody out",
+    );
+    failCommits = false;
+    const { token } = await sessions.commit(loaded);
+    assert.notEqual(token, old);
+    assert.equal((await sessions.load(old)).token, "", "the old token dies with the commit");
+  });
+
   it("mergeSession copies the other session's values and deletes it", async () => {
     const { sessions } = setup();
     const a = await sessions.load(undefined);
