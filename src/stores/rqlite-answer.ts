@@ -10,6 +10,18 @@ export class RetryableError extends Error {
   override name = "RetryableError";
 }
 
+/**
+ * An SQL error that means "this node has not applied the whole log yet" rather than a bad
+ * statement: `no such table` / `no such index` for a table the store already created. Right
+ * after a full restart rqlite can answer reads while still replaying the log that holds the
+ * `CREATE TABLE`. Retried like any other transient failure.
+ */
+export class NotCaughtUpError extends RetryableError {
+  override name = "NotCaughtUpError";
+}
+
+const MISSING_SCHEMA = /^no such (table|index)\b/;
+
 /** One entry of rqlite's `results` array, as sent. */
 export interface RawResult {
   error?: unknown;
@@ -29,9 +41,16 @@ export function describe(err: unknown): string {
 
 /**
  * Checks rqlite's three error channels, in order: status, top-level `error`, `results[i].error`.
+ * With `schemaKnown`, a `no such table`/`no such index` SQL error is {@link NotCaughtUpError}
+ * (the node lags behind the log), not a final {@link RqliteError}.
  * @returns the results; throws {@link RetryableError}, {@link RqliteError} or {@link RqliteAuthError}.
  */
-export function parseAnswer(status: number, text: string, url: string): RawResult[] {
+export function parseAnswer(
+  status: number,
+  text: string,
+  url: string,
+  schemaKnown = false,
+): RawResult[] {
   const said = text.trim().slice(0, 200);
   if (status === 401 || status === 403)
     throw new RqliteAuthError(`rqlite refused the credentials (${status}): ${said}`, status);
@@ -49,8 +68,13 @@ export function parseAnswer(status: number, text: string, url: string): RawResul
   }
   const results = Array.isArray(json.results) ? (json.results as RawResult[]) : [];
   for (const r of results) {
-    if (r && typeof r.error === "string" && r.error !== "")
+    if (r && typeof r.error === "string" && r.error !== "") {
+      if (schemaKnown && MISSING_SCHEMA.test(r.error))
+        throw new NotCaughtUpError(
+          `${url}: ${r.error} (the node has not applied the whole log yet)`,
+        );
       throw new RqliteError(`rqlite SQL error: ${r.error}`, 200);
+    }
   }
   return results;
 }

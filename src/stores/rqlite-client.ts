@@ -8,6 +8,7 @@ import { Pool } from "undici";
 import { StoreUnavailableError } from "../errors.ts";
 import { describe, parseAnswer, type RawResult, RetryableError } from "./rqlite-answer.ts";
 import { RqliteError } from "./rqlite-errors.ts";
+import { RecoveryTracker } from "./rqlite-recovery.ts";
 
 /** A value bound to a `?` placeholder. Bytes are bound as hex text and written with `unhex(?)`. */
 export type SqlValue = string | number | boolean | null;
@@ -63,6 +64,8 @@ export interface RqliteConnectionOptions {
   connections?: number;
   /** TLS options for `https://` nodes (a private CA, client certificates). */
   tls?: Pick<ConnectionOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername">;
+  /** The clock of the recovery window (see {@link QueryOptions.recoveryWindow}), in ms. @default Date.now */
+  now?: () => number;
 }
 
 /** Options of {@link RqliteConnection.execute}. */
@@ -82,8 +85,36 @@ export interface QueryOptions {
   level?: ReadConsistency;
   /** With level `none`: the longest a node may be out of touch with the leader, e.g. `"1s"`. */
   freshness?: string;
+  /**
+   * After a sign that the cluster may be recovering (a failed attempt, a change of the node
+   * that answers, a node that has not applied its log; and the connection's first use), read
+   * at `strong` instead of `level` for up to this many ms, until one `strong` read that
+   * started after that sign has succeeded: a new leader, or a cluster restarted on its data,
+   * can answer `weak` reads before it has applied every committed write. 0 turns it off.
+   * @default 0
+   */
+  recoveryWindow?: number;
+  /**
+   * The tables the statements read are known to exist: a `no such table`/`no such index`
+   * answer then means the node has not applied the log yet, and is retried within the
+   * deadline instead of rejecting at once. @default false
+   */
+  schemaKnown?: boolean;
 }
 
+/** How one call is sent: the path for steady state, and what may change per attempt. */
+interface CallPlan {
+  path: string;
+  /** Reads only: the path of a `strong` read, used while the cluster may be recovering. */
+  strongPath?: string;
+  /** Reads only: the recovery window in ms (0: never switch to `strongPath`). */
+  recoveryWindow?: number;
+  /** The path reads at `strong` already. */
+  strong?: boolean;
+  schemaKnown?: boolean;
+}
+
+const STRONG_PATH = "/db/query?level=strong";
 const BACKOFF_BASE = 25;
 const BACKOFF_CAP = 1_000;
 
@@ -141,6 +172,7 @@ export class RqliteConnection {
   readonly #deadline: number;
   readonly #connections: number;
   readonly #tls: RqliteConnectionOptions["tls"];
+  readonly #recovery: RecoveryTracker;
   #current = 0;
 
   /** @param options - nodes, credentials and timing; see {@link RqliteConnectionOptions}. */
@@ -175,6 +207,10 @@ export class RqliteConnection {
     this.#deadline = positive("deadline", options.deadline, 5_000);
     this.#connections = Math.floor(positive("connections", options.connections, 128));
     this.#tls = options.tls;
+    if (options.now !== undefined && typeof options.now !== "function") {
+      throw new TypeError(`option now is invalid: ${String(options.now)} (a function)`);
+    }
+    this.#recovery = new RecoveryTracker(options.now ?? Date.now);
   }
 
   /** The node URLs, without credentials. */
@@ -185,6 +221,15 @@ export class RqliteConnection {
   /** The node the next call tries first (the last one that answered). */
   get currentNode(): string {
     return (this.#nodes[this.#current] as Node).url;
+  }
+
+  /**
+   * Time (from the `now` clock) of the last sign that the cluster may be recovering which no
+   * `strong` read has confirmed since, or `undefined` when settled. Starts set: nothing is
+   * known about the cluster before the first answer.
+   */
+  get unsettledSince(): number | undefined {
+    return this.#recovery.unsettledSince;
   }
 
   /**
@@ -200,7 +245,7 @@ export class RqliteConnection {
     let path = "/db/execute";
     if (options.queue) path += "?queue";
     else if (options.transaction) path += "?transaction";
-    const results = await this.#call(path, JSON.stringify(statements));
+    const results = await this.#call({ path }, JSON.stringify(statements));
     return results.map((r) => ({
       rowsAffected: typeof r.rows_affected === "number" ? r.rows_affected : 0,
     }));
@@ -216,10 +261,18 @@ export class RqliteConnection {
     statements: readonly Statement[],
     options: QueryOptions = {},
   ): Promise<QueryResult[]> {
-    let path = `/db/query?level=${options.level ?? "weak"}`;
+    const level = options.level ?? "weak";
+    let path = `/db/query?level=${level}`;
     if (options.freshness !== undefined)
       path += `&freshness=${encodeURIComponent(options.freshness)}`;
-    const results = await this.#call(path, JSON.stringify(statements));
+    const plan: CallPlan = {
+      path,
+      strongPath: STRONG_PATH,
+      recoveryWindow: options.recoveryWindow ?? 0,
+      strong: level === "strong",
+      schemaKnown: options.schemaKnown === true,
+    };
+    const results = await this.#call(plan, JSON.stringify(statements));
     return results.map((r) => ({
       columns: Array.isArray(r.columns) ? (r.columns as string[]) : [],
       values: Array.isArray(r.values) ? (r.values as unknown[][]) : [],
@@ -240,7 +293,7 @@ export class RqliteConnection {
     await this.close();
   }
 
-  async #call(path: string, body: string): Promise<RawResult[]> {
+  async #call(plan: CallPlan, body: string): Promise<RawResult[]> {
     const end = Date.now() + this.#deadline;
     const n = this.#nodes.length;
     const cap = this.#attemptCap;
@@ -253,12 +306,26 @@ export class RqliteConnection {
         if (remaining <= 0) break;
         const index = (first + i) % n;
         attempts++;
+        // Chosen per attempt: a failure on the way switches the retry to a strong read.
+        const recovering =
+          plan.strongPath !== undefined && this.#recovery.recovering(plan.recoveryWindow ?? 0);
+        const strong = plan.strong === true || recovering;
+        const path = recovering ? (plan.strongPath as string) : plan.path;
+        const mark = this.#recovery.mark;
         try {
-          const results = await this.#attempt(index, path, body, Math.min(cap, remaining));
+          const results = await this.#attempt(
+            index,
+            path,
+            body,
+            Math.min(cap, remaining),
+            plan.schemaKnown === true,
+          );
+          this.#recovery.answered(index, strong ? mark : undefined);
           this.#current = index;
           return results;
         } catch (err) {
           if (err instanceof RqliteError) throw err;
+          this.#recovery.disturbed();
           lastError = err;
           // Later calls should not start with a node that just failed.
           if (this.#current === index) this.#current = (index + 1) % n;
@@ -299,7 +366,13 @@ export class RqliteConnection {
     return pool;
   }
 
-  async #attempt(index: number, path: string, body: string, timeout: number): Promise<RawResult[]> {
+  async #attempt(
+    index: number,
+    path: string,
+    body: string,
+    timeout: number,
+    schemaKnown: boolean,
+  ): Promise<RawResult[]> {
     const node = this.#nodes[index] as Node;
     // undici's own per-request timers (no AbortController per request: measurably cheaper).
     // Connecting is bounded by the pool's connect timeout, the answer by these two.
@@ -314,7 +387,7 @@ export class RqliteConnection {
         bodyTimeout: ms,
       });
       const text = await res.body.text();
-      return parseAnswer(res.statusCode, text, node.url);
+      return parseAnswer(res.statusCode, text, node.url, schemaKnown);
     } catch (err) {
       if (err instanceof RqliteError || err instanceof RetryableError) throw err;
       throw new RetryableError(`${node.url}: ${describe(err)}`, { cause: err });

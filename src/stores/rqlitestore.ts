@@ -39,6 +39,16 @@ export interface RqliteStoreOptions {
   /** With `readConsistency: "none"`: how stale the node may be, e.g. `"1s"`. */
   freshness?: string;
   /**
+   * Longest time, in ms, that `find` and `all` read at `strong` after a sign that the cluster
+   * may be recovering (a failed or retried request, a change of the node that answers, a node
+   * still replaying its log; and the store's first reads), until one `strong` read confirms the
+   * leader has applied every committed write. A new rqlite leader, or a cluster restarted on
+   * its data, can answer `weak` reads before that, and a session read one write behind would
+   * be written back over the newer one. 0 turns it off (reads always at `readConsistency`).
+   * @default 10_000
+   */
+  recoveryWindow?: number;
+  /**
    * Queued writes: rqlite acknowledges commits and deletes before they are durable, so a crash
    * can lose them (a sign-out that comes back). Faster; off by default.
    * @default false
@@ -78,6 +88,7 @@ function toBytes(cell: unknown, type: unknown): Uint8Array {
 export class RqliteStore implements IterableStore {
   readonly #conn: RqliteConnection;
   readonly #table: string;
+  /** Read options; `schemaKnown` turns true once the table is known to exist. */
   readonly #readOptions: QueryOptions;
   readonly #queue: boolean;
   readonly #now: () => number;
@@ -107,13 +118,21 @@ export class RqliteStore implements IterableStore {
     const level = options.readConsistency ?? "weak";
     if (!LEVELS.includes(level))
       throw new TypeError(`option readConsistency is invalid: ${String(level)}`);
+    const recoveryWindow = options.recoveryWindow ?? 10_000;
+    if (
+      typeof recoveryWindow !== "number" ||
+      !Number.isFinite(recoveryWindow) ||
+      recoveryWindow < 0
+    ) {
+      throw new TypeError(`option recoveryWindow is invalid: ${String(recoveryWindow)}`);
+    }
     const interval = options.cleanupInterval ?? 300_000;
     if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
       throw new TypeError(`option cleanupInterval is invalid: ${String(interval)}`);
     }
     this.#table = table;
-    this.#readOptions =
-      options.freshness === undefined ? { level } : { level, freshness: options.freshness };
+    this.#readOptions = { level, recoveryWindow, schemaKnown: false };
+    if (options.freshness !== undefined) this.#readOptions.freshness = options.freshness;
     this.#queue = options.queue === true;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? defaultOnError;
@@ -144,6 +163,7 @@ export class RqliteStore implements IterableStore {
       [[this.#sql.find, token, julianDay(this.#now())]],
       this.#readOptions,
     );
+    this.#readOptions.schemaKnown = true;
     const row = res?.values[0];
     return row ? toBytes(row[0], row[1]) : undefined;
   }
@@ -155,6 +175,7 @@ export class RqliteStore implements IterableStore {
     await this.#conn.execute([[this.#sql.commit, token, hex, julianDay(expiry.getTime())]], {
       queue: this.#queue,
     });
+    this.#readOptions.schemaKnown = true;
   }
 
   /** Removes the token; a missing token is a no-op. */
@@ -171,6 +192,7 @@ export class RqliteStore implements IterableStore {
     let after = "";
     for (;;) {
       const [res] = await this.#conn.query([[this.#sql.page, after, now]], this.#readOptions);
+      this.#readOptions.schemaKnown = true;
       const rows = res?.values ?? [];
       for (const row of rows) out.set(String(row[0]), toBytes(row[1], row[2]));
       if (rows.length < BATCH) return out;
@@ -230,6 +252,7 @@ export class RqliteStore implements IterableStore {
     ];
     const ready = this.#conn.execute(statements, { transaction: true }).then(() => {
       this.#created = true;
+      this.#readOptions.schemaKnown = true;
     });
     this.#ready = ready;
     ready.catch(() => {
