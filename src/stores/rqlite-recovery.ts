@@ -11,8 +11,6 @@
  * @module
  */
 
-const MODE = process.env.SCS_RQLITE_RECOVERY ?? "confirm";
-
 /**
  * Signs of trouble and their confirmation. Every sign (a failed attempt, a change of the node
  * that answers) starts a new epoch; a `strong` read that started in the current epoch and
@@ -44,7 +42,6 @@ export class RecoveryTracker {
 
   /** True when a read should go `strong`: unsettled, and the last sign is less than `window` ms old. */
   recovering(window: number): boolean {
-    if (MODE === "off") return false;
     return window > 0 && this.#epoch !== this.#settled && this.#now() - this.#since < window;
   }
 
@@ -62,6 +59,6 @@ export class RecoveryTracker {
   answered(node: number, strongMark: number | undefined): void {
     if (this.#lastNode !== -1 && node !== this.#lastNode) this.disturbed();
     this.#lastNode = node;
-    if (MODE === "confirm" && strongMark === this.#epoch) this.#settled = strongMark;
+    if (strongMark === this.#epoch) this.#settled = strongMark;
   }
 }
