@@ -24,15 +24,9 @@ export {
   SessionError,
   StoreUnavailableError,
 } from "./errors.ts";
+export { abandonSession, type GuardOptions, guardResponse } from "./guard.ts";
 export { type CommitResult, type SessionHeader, SessionManager } from "./manager.ts";
-export {
-  abandonSession,
-  type GuardOptions,
-  guardResponse,
-  type HandlerOptions,
-  type HeaderBag,
-  setSessionHeaders,
-} from "./middleware.ts";
+export type { HandlerOptions } from "./middleware.ts";
 export type {
   ErrorHandler,
   Logger,
@@ -41,6 +35,7 @@ export type {
   TransportOptions,
 } from "./options.ts";
 export { resolveTransport } from "./options.ts";
+export { type HeaderBag, setSessionHeaders } from "./response-headers.ts";
 export { type KeyOf, Session, type SessionData, type SessionStatus } from "./session.ts";
 export { type Awaitable, type IterableStore, isIterableStore, type Store } from "./store.ts";
 export { MemStore, type MemStoreOptions } from "./stores/memstore.ts";

@@ -24,8 +24,8 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { guardResponse } from "../guard.ts";
 import type { SessionManager } from "../manager.ts";
-import { guardResponse } from "../middleware.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";

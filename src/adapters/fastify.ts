@@ -32,8 +32,8 @@ import type {
   HookHandlerDoneFunction,
 } from "fastify";
 import type { SessionHeader, SessionManager } from "../manager.ts";
-import { type HeaderBag, setSessionHeaders } from "../middleware.ts";
 import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
+import { type HeaderBag, setSessionHeaders } from "../response-headers.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";

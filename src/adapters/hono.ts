@@ -25,8 +25,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import type { SessionHeader, SessionManager } from "../manager.ts";
-import { type HeaderBag, setSessionHeaders } from "../middleware.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
+import { type HeaderBag, setSessionHeaders } from "../response-headers.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { isFailedStatus, REPRESENTATION_HEADERS } from "./common.ts";

@@ -26,8 +26,8 @@
  */
 import type { Middleware, ParameterizedContext } from "koa";
 import type { SessionHeader, SessionManager } from "../manager.ts";
-import { setSessionHeaders } from "../middleware.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
+import { setSessionHeaders } from "../response-headers.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { dropRepresentationHeaders, isFailedStatus, type RegisteredData } from "./common.ts";
