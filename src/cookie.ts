@@ -144,7 +144,7 @@ export function serializeCookie(
     cookie = `${options.name}=${options.fixedAttributes}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT`;
   } else if (persistent) {
     const maxAge = Math.max(1, Math.ceil((expiry.getTime() - now) / 1000));
-    cookie = `${options.name}=${value}${options.fixedAttributes}; Max-Age=${maxAge}; Expires=${expiry.toUTCString()}`;
+    cookie = `${options.name}=${value}${options.fixedAttributes}; Max-Age=${maxAge}; Expires=${httpDate(expiry)}`;
   } else {
     cookie = `${options.name}=${value}${options.fixedAttributes}`;
   }
@@ -154,6 +154,20 @@ export function serializeCookie(
     );
   }
   return cookie;
+}
+
+// Expires has one-second resolution and a busy server writes the same second many times:
+// formatting a Date is most of the cost of building a cookie, so the last one is kept.
+let lastSecond = Number.NaN;
+let lastHttpDate = "";
+
+function httpDate(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastHttpDate = date.toUTCString();
+  }
+  return lastHttpDate;
 }
 
 /**

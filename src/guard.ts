@@ -5,7 +5,7 @@
  * `handler` and by the Express and Koa adapters.
  * @module
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { type IncomingMessage, ServerResponse } from "node:http";
 import type { SessionHeader, SessionManager } from "./manager.ts";
 import type { Transport } from "./options.ts";
 import { absorbHeaders, setSessionHeaders } from "./response-headers.ts";
@@ -56,14 +56,59 @@ export interface GuardOptions {
   abandonWhen?: (statusCode: number) => boolean;
 }
 
-const kGuard = Symbol("scs-ts.guard");
-type GuardedResponse = ServerResponse & { [kGuard]: GuardState };
+type GuardedResponse = ServerResponse;
 
 type Wrapped = "writeHead" | "write" | "end" | "flushHeaders";
+const WRAPPED: readonly Wrapped[] = ["writeHead", "write", "end", "flushHeaders"];
+
+// Per response, in a WeakMap rather than a property: frameworks such as Express give every
+// response its own prototype, after which each property added to it costs microseconds.
+const states = new WeakMap<object, GuardState>();
+
+function stateOf(res: object): GuardState {
+  return states.get(res)!;
+}
 
 // The methods as they were before wrapping (inherited, or another middleware's own wrappers).
 function original(res: GuardedResponse, name: Wrapped): Method {
-  return res[kGuard].originals[name];
+  return stateOf(res).originals[name];
+}
+
+/** For each framework response prototype: the same prototype with the four methods guarded. */
+const guardedPrototypes = new WeakMap<
+  object,
+  { proto: object; originals: Record<Wrapped, Method> }
+>();
+
+function guardedPrototypeOf(proto: Record<Wrapped, Method>): {
+  proto: object;
+  originals: Record<Wrapped, Method>;
+} {
+  let guarded = guardedPrototypes.get(proto);
+  if (guarded === undefined) {
+    guarded = {
+      proto: Object.create(proto, {
+        writeHead: { value: guardedWriteHead, writable: true, configurable: true },
+        write: { value: guardedWrite, writable: true, configurable: true },
+        end: { value: guardedEnd, writable: true, configurable: true },
+        flushHeaders: { value: guardedFlushHeaders, writable: true, configurable: true },
+      }) as object,
+      originals: {
+        writeHead: proto.writeHead,
+        write: proto.write,
+        end: proto.end,
+        flushHeaders: proto.flushHeaders,
+      },
+    };
+    guardedPrototypes.set(proto, guarded);
+    guardedPrototypes.set(guarded.proto, guarded); // already guarded: reuse as is
+  }
+  return guarded;
+}
+
+function hasOwnWrappedMethod(res: object): boolean {
+  for (const name of WRAPPED) if (Object.hasOwn(res, name)) return true;
+  return false;
 }
 
 /**
@@ -80,7 +125,7 @@ export function guardResponse<Data extends object>(
   options?: GuardOptions,
 ): void {
   const committedChanges = sessionInternals.changes(session);
-  const existing = (res as Partial<GuardedResponse>)[kGuard];
+  const existing = states.get(res);
   if (existing !== undefined) {
     // Another manager already guards this response: ride on its wrappers.
     const entry: GuardEntry<Data> = {
@@ -111,19 +156,29 @@ export function guardResponse<Data extends object>(
     phase: WAITING,
     queue: undefined,
     extra: undefined,
-    originals: {
-      writeHead: res.writeHead as Method,
-      write: res.write as Method,
-      end: res.end as Method,
-      flushHeaders: res.flushHeaders as Method,
-    },
+    originals: undefined as unknown as Record<Wrapped, Method>,
   };
-  const guarded = res as unknown as Record<Wrapped, unknown> & { [kGuard]: unknown };
-  guarded[kGuard] = state;
-  guarded.writeHead = guardedWriteHead;
-  guarded.write = guardedWrite;
-  guarded.end = guardedEnd;
-  guarded.flushHeaders = guardedFlushHeaders;
+  states.set(res, state as unknown as GuardState);
+  const proto = Object.getPrototypeOf(res) as Record<Wrapped, Method>;
+  if (proto !== ServerResponse.prototype && !hasOwnWrappedMethod(res)) {
+    // A framework's own response prototype (Express): swap in a guarded copy of it, cached,
+    // instead of adding four properties to this response.
+    const guarded = guardedPrototypeOf(proto);
+    state.originals = guarded.originals;
+    if (guarded.proto !== proto) Object.setPrototypeOf(res, guarded.proto);
+    return;
+  }
+  state.originals = {
+    writeHead: res.writeHead as Method,
+    write: res.write as Method,
+    end: res.end as Method,
+    flushHeaders: res.flushHeaders as Method,
+  };
+  const own = res as unknown as Record<Wrapped, unknown>;
+  own.writeHead = guardedWriteHead;
+  own.write = guardedWrite;
+  own.end = guardedEnd;
+  own.flushHeaders = guardedFlushHeaders;
 }
 
 /**
@@ -131,7 +186,7 @@ export function guardResponse<Data extends object>(
  * response carries no session cookie.
  */
 export function abandonSession(res: ServerResponse): void {
-  const state = (res as Partial<GuardedResponse>)[kGuard];
+  const state = states.get(res);
   if (state === undefined) return;
   state.abandoned = true;
   if (state.extra !== undefined) for (const entry of state.extra) entry.abandoned = true;
@@ -150,7 +205,7 @@ function guardedFlushHeaders(this: GuardedResponse): void {
 }
 
 function guardedEnd(this: GuardedResponse, ...args: unknown[]): unknown {
-  const state = this[kGuard];
+  const state = stateOf(this);
   const end = original(this, "end");
   if (state.phase !== SENT) return intercept(this, end, args, this);
   // Headers are out: a session changed since its commit is committed again before the end,
@@ -203,7 +258,7 @@ function intercept(
   args: unknown[],
   queuedReturn: unknown,
 ): unknown {
-  const state = res[kGuard];
+  const state = stateOf(res);
   if (state.phase === SENT) return method.apply(res, args);
   if (state.phase === COMMITTING) {
     state.queue!.push([method, args]);

@@ -56,8 +56,12 @@ export class SessionManager<Data extends object = SessionData> {
   readonly codec: Codec;
   #options: ResolvedOptions;
   #host: SessionHost;
-  /** Per manager, so nested managers (different cookie names) each find their own session. */
-  readonly #requestKey = Symbol("scs-ts.session");
+  /**
+   * Request → session, per manager (nested managers each find their own). A WeakMap rather
+   * than a property: frameworks give requests their own prototypes, after which each added
+   * property costs microseconds.
+   */
+  readonly #requests = new WeakMap<object, Session<Data>>();
 
   /**
    * @param options see {@link SessionManagerOptions}; all optional.
@@ -384,7 +388,7 @@ export class SessionManager<Data extends object = SessionData> {
    * Attaches `session` to `req` so `from(req)` finds it. Used by `handler` and the adapters.
    */
   attach(req: object, session: Session<Data>): void {
-    (req as Record<symbol, unknown>)[this.#requestKey] = session;
+    this.#requests.set(req, session);
   }
 
   /**
@@ -393,7 +397,7 @@ export class SessionManager<Data extends object = SessionData> {
    * @throws Error when the request did not pass through the session middleware.
    */
   from(req: object): Session<Data> {
-    const session = (req as Record<symbol, unknown>)[this.#requestKey] as Session<Data> | undefined;
+    const session = this.#requests.get(req);
     if (session === undefined) {
       throw new Error("no session on this request: is the session middleware installed?");
     }

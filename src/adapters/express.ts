@@ -47,6 +47,44 @@ declare global {
   }
 }
 
+// req.session without adding a property to each request: Express gives every request the
+// app's own prototype, after which an added property costs microseconds. A cached child of
+// that prototype carries a `session` accessor backed by a WeakMap (still writable, as users of
+// other session libraries expect).
+const requestSessions = new WeakMap<object, unknown>();
+const sessionPrototypes = new WeakMap<object, object>();
+
+function exposeSession(req: IncomingMessage, session: unknown): void {
+  requestSessions.set(req, session);
+  const proto = Object.getPrototypeOf(req) as object;
+  if (Object.hasOwn(req, "session") || proto === null) {
+    (req as { session?: unknown }).session = session;
+    return;
+  }
+  let withSession = sessionPrototypes.get(proto);
+  if (withSession === undefined) {
+    if (Object.hasOwn(proto, "session")) {
+      withSession = proto; // already ours
+    } else {
+      withSession = Object.create(proto, {
+        session: {
+          get(this: object) {
+            return requestSessions.get(this);
+          },
+          set(this: object, value: unknown) {
+            requestSessions.set(this, value);
+          },
+          configurable: true,
+          enumerable: true,
+        },
+      }) as object;
+      sessionPrototypes.set(withSession, withSession);
+    }
+    sessionPrototypes.set(proto, withSession);
+  }
+  if (withSession !== proto) Object.setPrototypeOf(req, withSession);
+}
+
 /** Options of `expressSession(sessions, options)`. */
 export type ExpressSessionOptions = TransportOptions;
 
@@ -83,7 +121,7 @@ export function expressSession<Data extends object>(
     session: Session<Data>,
   ): void => {
     sessions.attach(req, session);
-    (req as { session?: unknown }).session = session;
+    exposeSession(req, session);
     guardResponse(sessions, transport, req, res, session, {
       onError: (err) => commitFailed(sessions, ownErrors, req, res, next, err),
       abandonWhen: isFailedStatus,
