@@ -3,7 +3,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { IncomingMessage, type ServerResponse } from "node:http";
 import { type Codec, defaultCodec } from "./codec.ts";
 import { readTokenFromCookieHeader, readTokenFromHeader, serializeCookie } from "./cookie.ts";
 import { CodecError, NotIterableError, SessionConflictError } from "./errors.ts";
@@ -57,10 +57,11 @@ export class SessionManager<Data extends object = SessionData> {
   #options: ResolvedOptions;
   #host: SessionHost;
   /**
-   * Request → session, per manager (nested managers each find their own). A WeakMap rather
-   * than a property: frameworks give requests their own prototypes, after which each added
-   * property costs microseconds.
+   * Request → session, per manager (nested managers each find their own): a symbol property on
+   * plain node:http requests (cheapest there), a WeakMap for requests a framework gave its own
+   * prototype (Express), where each added property costs microseconds.
    */
+  readonly #requestKey = Symbol("scs-ts.session");
   readonly #requests = new WeakMap<object, Session<Data>>();
 
   /**
@@ -388,7 +389,11 @@ export class SessionManager<Data extends object = SessionData> {
    * Attaches `session` to `req` so `from(req)` finds it. Used by `handler` and the adapters.
    */
   attach(req: object, session: Session<Data>): void {
-    this.#requests.set(req, session);
+    if (Object.getPrototypeOf(req) === IncomingMessage.prototype) {
+      (req as Record<symbol, unknown>)[this.#requestKey] = session;
+    } else {
+      this.#requests.set(req, session);
+    }
   }
 
   /**
@@ -397,7 +402,9 @@ export class SessionManager<Data extends object = SessionData> {
    * @throws Error when the request did not pass through the session middleware.
    */
   from(req: object): Session<Data> {
-    const session = this.#requests.get(req);
+    const session =
+      ((req as Record<symbol, unknown>)[this.#requestKey] as Session<Data> | undefined) ??
+      this.#requests.get(req);
     if (session === undefined) {
       throw new Error("no session on this request: is the session middleware installed?");
     }
