@@ -28,9 +28,9 @@ export interface MemStoreOptions {
 }
 
 /** Longest a sweep runs before it yields to the event loop, in ms. */
-const SLICE_MS = 4;
+const SLICE_MS = 2;
 /** Slots a sweep checks between two looks at the clock. */
-const SLOTS_PER_CLOCK_CHECK = 512;
+const SLOTS_PER_CLOCK_CHECK = 256;
 /** Largest delay setInterval accepts (it treats anything larger as 1 ms). */
 const MAX_INTERVAL = 2_147_483_647;
 /** No slot, in the recency list. */
