@@ -132,24 +132,6 @@ export function guardResponse<Data extends object>(
   session: Session<Data>,
   options?: GuardOptions,
 ): void {
-  const committedChanges = sessionInternals.changes(session);
-  const existing = findState(res);
-  if (existing !== undefined) {
-    // Another manager already guards this response: ride on its wrappers.
-    const entry: GuardEntry<Data> = {
-      manager,
-      transport,
-      req,
-      session,
-      committedChanges,
-      abandoned: false,
-      fail: options?.onError,
-      abandonWhen: options?.abandonWhen,
-    };
-    existing.extra ??= [];
-    existing.extra.push(entry as unknown as GuardEntry);
-    return;
-  }
   // Every field spelled out, not `{ ...entry, phase, ... }`: that spread copy cost ~4 µs per
   // request (the costliest line in the HTTP bench profile) and left the state a slow object.
   const state: GuardState<Data> = {
@@ -157,7 +139,7 @@ export function guardResponse<Data extends object>(
     transport,
     req,
     session,
-    committedChanges,
+    committedChanges: sessionInternals.changes(session),
     abandoned: false,
     fail: options?.onError,
     abandonWhen: options?.abandonWhen,
@@ -166,6 +148,13 @@ export function guardResponse<Data extends object>(
     extra: undefined,
     originals: undefined as unknown as Record<Wrapped, Method>,
   };
+  const existing = findState(res);
+  if (existing !== undefined) {
+    // Another manager already guards this response: its entry rides on those wrappers.
+    existing.extra ??= [];
+    existing.extra.push(state as unknown as GuardEntry);
+    return;
+  }
   const proto = Object.getPrototypeOf(res) as Record<Wrapped, Method>;
   if (proto !== ServerResponse.prototype && !hasOwnWrappedMethod(res)) {
     states.set(res, state as unknown as GuardState);

@@ -1,8 +1,7 @@
 /**
  * Test doubles and a loopback HTTP client for the adapter tests.
  */
-import { type IncomingHttpHeaders, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type IncomingHttpHeaders, request } from "node:http";
 import { StoreUnavailableError } from "../../src/errors.ts";
 import type { IterableStore } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
@@ -63,19 +62,7 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1 on a free port. @returns its base URL and a close function. */
-export async function listen(server: Server): Promise<Listening> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+export { listen } from "../helpers/http.ts";
 
 /** A response as the tests look at it. */
 export interface Reply {
