@@ -482,3 +482,35 @@ describe("custom onError after a failed commit", () => {
     }
   });
 });
+
+describe("a failed commit after the headers went out", () => {
+  it("aborts the connection instead of completing the response", async () => {
+    const store = new FailingCommitStore();
+    const seeder = new SessionManager({ store: store.inner });
+    const seeded = await seeder.load(undefined);
+    seeded.put("k", 0);
+    const { token } = await seeder.commit(seeded);
+    const app = await serve(
+      { store },
+      {
+        "/": (s, req, res) => {
+          res.writeHead(200, { "Content-Type": "text/plain" });
+          res.write("partial ");
+          s.from(req).put("k", 1); // changed after the headers: committed before the end, and fails
+          res.end("done");
+        },
+      },
+    );
+    try {
+      const outcome = await request(`${app.url}/`, {
+        headers: { cookie: `session=${token}` },
+      }).then(
+        (res) => `completed with ${JSON.stringify(res.body)}`,
+        (err: NodeJS.ErrnoException) => `aborted (${err.code ?? err.message})`,
+      );
+      assert.match(outcome, /^aborted/);
+    } finally {
+      await app.close();
+    }
+  });
+});
