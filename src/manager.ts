@@ -2,11 +2,11 @@
  * SessionManager: loads sessions from a store, commits them, and builds their cookies.
  * @module
  */
-import { Buffer } from "node:buffer";
 import { IncomingMessage, type ServerResponse } from "node:http";
 import { type Codec, defaultCodec } from "./codec.ts";
+import { reconcileWithStored } from "./concurrency.ts";
 import { readTokenFromCookieHeader, readTokenFromHeader, serializeCookie } from "./cookie.ts";
-import { CodecError, NotIterableError, SessionConflictError } from "./errors.ts";
+import { CodecError, NotIterableError } from "./errors.ts";
 import { createHandler, type HandlerOptions } from "./middleware.ts";
 import {
   type ResolvedOptions,
@@ -227,52 +227,15 @@ export class SessionManager<Data extends object = SessionData> {
     return Promise.all(pending).then(() => result);
   }
 
-  /**
-   * `concurrency: "merge" | "reject"`: re-reads the stored session and compares it with what
-   * this request loaded. Unchanged: a plain write. Changed: "reject" fails with
-   * SessionConflictError; "merge" applies only this request's changed keys on top of the
-   * stored values. Gone (destroyed by the other request): "merge" lets the destruction win.
-   * Not atomic: it narrows the race to the gap between this read and the write.
-   */
+  /** `concurrency: "merge" | "reject"`: reconcile with the stored session, then write. */
   async #commitChecked(
     session: Session<Data>,
     token: string,
     storeKey: string,
   ): Promise<CommitResult> {
-    const loaded = sessionInternals.loaded(session);
-    const current = await this.store.find(storeKey);
-    if (current !== undefined && loaded !== undefined && bytesEqual(current, loaded)) {
-      return this.#write(session, token, storeKey);
-    }
-    if (this.#options.concurrency === "reject") {
-      throw new SessionConflictError(
-        "the session was changed by a concurrent request since this request loaded it",
-      );
-    }
-    if (current === undefined) {
-      sessionInternals.markDestroyed(session);
-      return { token: "", expiry: new Date(0) };
-    }
-    let stored: SessionData;
-    try {
-      stored = this.codec.decode(current).values;
-    } catch {
-      return this.#write(session, token, storeKey); // corrupt: nothing worth keeping
-    }
-    const values = sessionInternals.values(session);
-    for (const key of sessionInternals.changedKeys(session) ?? []) {
-      if (Object.hasOwn(values, key)) {
-        Object.defineProperty(stored, key, {
-          value: values[key],
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      } else {
-        delete stored[key];
-      }
-    }
-    sessionInternals.replaceValues(session, stored);
+    const mode = this.#options.concurrency === "reject" ? "reject" : "merge";
+    const outcome = await reconcileWithStored(this.store, this.codec, mode, session, storeKey);
+    if (outcome === "destroyed") return { token: "", expiry: new Date(0) };
     return this.#write(session, token, storeKey);
   }
 
@@ -439,10 +402,4 @@ export class SessionManager<Data extends object = SessionData> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }
