@@ -27,10 +27,10 @@ const servers: Server[] = [];
 const contexts: BrowserContext[] = [];
 
 before(async () => {
-  // Not a skip: without a browser this test must fail (.ci/run installs chromium).
+  // Not a skip: without a browser this test must fail (npm test installs chromium first).
   assert.ok(
     existsSync(CHROMIUM),
-    `chromium is missing at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium), as .ci/run does`,
+    `chromium is missing at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium), as npm test does`,
   );
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
