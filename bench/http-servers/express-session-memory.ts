@@ -1,49 +1,9 @@
 /**
- * Peer: express-session with its built-in MemoryStore on Express 5, configured fairly
- * (resave: false, saveUninitialized: false, a secret, a 24 h cookie like scs-ts's so a
- * modified session re-sends its cookie), with the shared handler body.
+ * Peer: express-session with its built-in MemoryStore (see bench/lib/express-session-server.ts).
  * Usage: node --import tsx bench/http-servers/express-session-memory.ts PORT MODE
  * @module
  */
-import http from "node:http";
-import express from "express";
 import session from "express-session";
-import {
-  BENCH_SECRET,
-  DAY_MS,
-  initialized,
-  reply,
-  serve,
-  serverArgs,
-  step,
-} from "../lib/server-common.ts";
+import { serveExpressSession } from "../lib/express-session-server.ts";
 
-// express-session's req.session; typed loosely because this project's own Express adapter
-// declares req.session as the scs-ts session.
-interface SessionCounter {
-  count?: number;
-}
-
-const { port, mode } = serverArgs();
-const write = mode === "write";
-const app = express();
-app.use(
-  session({
-    secret: BENCH_SECRET,
-    resave: false,
-    saveUninitialized: false,
-    store: new session.MemoryStore(),
-    cookie: { maxAge: DAY_MS, httpOnly: true, sameSite: "lax" },
-  }),
-);
-app.get("/init", (req, res) => {
-  (req.session as unknown as SessionCounter).count = 0;
-  initialized(res);
-});
-app.get("/", (req, res) => {
-  const s = req.session as unknown as SessionCounter;
-  const n = step(mode, s.count ?? 0);
-  if (write) s.count = n;
-  reply(res, n);
-});
-serve(http.createServer(app), port);
+serveExpressSession(new session.MemoryStore());

@@ -1,75 +1,17 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type ReadConsistency, RqliteConnection } from "../../src/stores/rqlite-client.ts";
-import { RqliteStore } from "../../src/stores/rqlitestore.ts";
-import { listen } from "../helpers/http.ts";
-import { createLoadApp, type FaultRun, loadThroughFault } from "../helpers/load.ts";
-import { type RqliteCluster, type RqliteNode, startCluster } from "../helpers/rqlite.ts";
-import { assertFaultRun } from "./fault-checks.ts";
-
-/** The store's overall deadline per call; a request makes at most 3 store calls (find, delete, commit). */
-const DEADLINE = 2_000;
-const CLIENT_TIMEOUT = 3 * DEADLINE + 2_000;
+import { describe, it } from "node:test";
+import { loadThroughFault } from "../helpers/load.ts";
+import type { RqliteNode } from "../helpers/rqlite.ts";
+import { CLIENT_TIMEOUT, type FaultApp, faultHarness } from "./fault-checks.ts";
 
 describe("the demo on a 3-node rqlite cluster through a hung node and a full outage", () => {
-  let cluster: RqliteCluster;
-  const unhandled: unknown[] = [];
-  const onUnhandled = (err: unknown) => unhandled.push(err);
-  const logged = { errors: 0, kinds: new Map<string, number>() };
-  const apps: App[] = [];
-
-  interface App {
-    conn: RqliteConnection;
-    app: ReturnType<typeof createLoadApp>;
-    server: Awaited<ReturnType<typeof listen>>;
-  }
-
-  /** The demo on its own table, with the store's default read consistency unless given. */
-  async function startApp(table: string, readConsistency?: ReadConsistency): Promise<App> {
-    const conn = new RqliteConnection({ nodes: cluster.urls, deadline: DEADLINE });
-    const store = new RqliteStore(conn, {
-      table,
-      cleanupInterval: 0,
-      ...(readConsistency ? { readConsistency } : {}),
-    });
-    const app = createLoadApp({
-      store,
-      logger: {
-        warn: () => {},
-        error: (message: string) => {
-          logged.errors++;
-          // The error's kind, without the rest of the message (it never holds a token, but keep it short).
-          const kind = message.replace(/\d+/g, "N").slice(0, 140);
-          logged.kinds.set(kind, (logged.kinds.get(kind) ?? 0) + 1);
-        },
-      },
-    });
-    const started = { conn, app, server: await listen(app.server) };
-    apps.push(started);
-    return started;
-  }
-
-  before(async () => {
-    process.on("unhandledRejection", onUnhandled);
-    cluster = await startCluster(3);
-  });
-  after(async () => {
-    for (const n of cluster?.nodes ?? []) n.resume();
-    for (const a of apps) {
-      await a.server.close();
-      await a.app.sessions.close();
-    }
-    await cluster?.close();
-    process.off("unhandledRejection", onUnhandled);
-  });
-
-  function check(label: string, run: FaultRun): void {
-    assertFaultRun(label, run, { unhandled, logged, clientTimeout: CLIENT_TIMEOUT });
-  }
+  const h = faultHarness();
+  const { logged } = h;
+  const { startApp, check } = h;
 
   it("a hung (SIGSTOPped) node the app talks to: requests move on within the deadline", async () => {
     const { conn, server } = await startApp("hung");
-    const hung = cluster.nodes.find((n) => n.url === conn.currentNode) as RqliteNode;
+    const hung = h.cluster.nodes.find((n) => n.url === conn.currentNode) as RqliteNode;
     assert.ok(hung, "the node the connection uses");
     const run = await loadThroughFault({
       url: server.url,
@@ -93,7 +35,7 @@ describe("the demo on a 3-node rqlite cluster through a hung node and a full out
    * Kills every node under load, restarts them on their data dirs, then checks the 50 sessions
    * committed before and every client's acknowledged counter.
    */
-  async function fullOutage(label: string, a: App): Promise<void> {
+  async function fullOutage(label: string, a: FaultApp): Promise<void> {
     const before = new Map<string, number>();
     for (let i = 0; i < 50; i++) {
       const s = await a.app.sessions.load(undefined);
@@ -105,12 +47,12 @@ describe("the demo on a 3-node rqlite cluster through a hung node and a full out
       url: a.server.url,
       requestTimeoutMs: CLIENT_TIMEOUT,
       fault: async () => {
-        await Promise.all(cluster.nodes.map((n) => n.kill()));
+        await Promise.all(h.cluster.nodes.map((n) => n.kill()));
       },
       faultMs: 3_000,
       repair: async () => {
-        for (const n of cluster.nodes) n.spawn();
-        await Promise.all(cluster.nodes.map((n) => n.waitReady()));
+        for (const n of h.cluster.nodes) n.spawn();
+        await Promise.all(h.cluster.nodes.map((n) => n.waitReady()));
       },
       recoverWithinMs: 20_000,
     });
