@@ -8,7 +8,7 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
 import type { SessionHeader, SessionManager } from "./manager.ts";
 import type { Transport } from "./options.ts";
-import { absorbHeaders, setSessionHeaders } from "./response-headers.ts";
+import { absorbHeaders, dropRepresentationHeaders, setSessionHeaders } from "./response-headers.ts";
 import { type Session, sessionInternals } from "./session.ts";
 import { isPromiseLike } from "./store.ts";
 
@@ -208,17 +208,11 @@ function guardedEnd(this: GuardedResponse, ...args: unknown[]): unknown {
   if (state.phase !== SENT) return intercept(this, end, args, this);
   // Headers are out: a session changed since its commit is committed again before the end,
   // and a failure aborts the connection rather than completing the response.
+  if (state.extra === undefined && !changedSinceCommit(state)) return end.apply(this, args);
   let pending: Promise<unknown>[] | undefined;
   for (const entry of entriesOf(state)) {
+    if (!changedSinceCommit(entry)) continue;
     const session = entry.session;
-    if (
-      entry.abandoned ||
-      session.status !== "modified" ||
-      sessionInternals.changes(session) === entry.committedChanges ||
-      sessionInternals.storeKey(session) === ""
-    ) {
-      continue;
-    }
     entry.committedChanges = sessionInternals.changes(session);
     let committed: unknown;
     try {
@@ -244,6 +238,17 @@ function guardedEnd(this: GuardedResponse, ...args: unknown[]): unknown {
     },
   );
   return this;
+}
+
+/** Whether the entry's session was modified after its commit and can still be committed. */
+function changedSinceCommit(entry: GuardEntry): boolean {
+  const session = entry.session;
+  return (
+    !entry.abandoned &&
+    session.status === "modified" &&
+    sessionInternals.changes(session) !== entry.committedChanges &&
+    sessionInternals.storeKey(session) !== ""
+  );
 }
 
 function entriesOf(state: GuardState): GuardEntry[] {
@@ -359,9 +364,9 @@ function failCommit(
   state.queue = undefined;
   entry.abandoned = true;
   abandonSession(res);
-  // The route's headers (Content-Length, Content-Type...) describe a response that will not be
-  // sent; an error handler writing its own body must not inherit them.
-  if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
+  // The route's Content-Length, Content-Type... describe a body that will not be sent; an error
+  // handler (ours, onError, or the framework's) writing its own body must not inherit them.
+  dropRepresentationHeaders(res);
   reportError(res, entry, err);
 }
 

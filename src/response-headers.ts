@@ -73,3 +73,22 @@ export function absorbHeaders(res: ServerResponse, args: unknown[]): unknown[] {
   }
   return args.slice(0, -1);
 }
+
+/** Headers that describe the route's body; an error response replacing it must not keep them. */
+export const REPRESENTATION_HEADERS: readonly string[] = [
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "content-language",
+  "etag",
+  "last-modified",
+];
+
+/**
+ * Removes the route's representation headers (Content-Type, Content-Length, ETag...) from a
+ * response whose body will be replaced by an error response, unless they already went out.
+ */
+export function dropRepresentationHeaders(res: ServerResponse): void {
+  if (res.headersSent) return;
+  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+}

@@ -3,7 +3,6 @@
  * rule for responses that must not commit a session.
  * @module
  */
-import type { ServerResponse } from "node:http";
 import type { SessionData } from "../session.ts";
 
 /**
@@ -21,23 +20,4 @@ export type RegisteredData<Registry extends object> = keyof Registry extends nev
  */
 export function isFailedStatus(statusCode: number): boolean {
   return statusCode === 404 || statusCode >= 500;
-}
-
-/** Headers that describe the route's body; an error response replacing it must not keep them. */
-export const REPRESENTATION_HEADERS: readonly string[] = [
-  "content-type",
-  "content-length",
-  "content-encoding",
-  "content-language",
-  "etag",
-  "last-modified",
-];
-
-/**
- * Removes the route's representation headers (Content-Type, Content-Length, ETag...) from a
- * response whose body will be replaced by an error response, unless they already went out.
- */
-export function dropRepresentationHeaders(res: ServerResponse): void {
-  if (res.headersSent) return;
-  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
 }

@@ -29,7 +29,7 @@ import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
-import { dropRepresentationHeaders, isFailedStatus, type RegisteredData } from "./common.ts";
+import { isFailedStatus, type RegisteredData } from "./common.ts";
 
 /**
  * The type of `req.session`'s data. Empty (untyped values) until you declare your keys:
@@ -123,7 +123,7 @@ export function expressSession<Data extends object>(
     sessions.attach(req, session);
     exposeSession(req, session);
     guardResponse(sessions, transport, req, res, session, {
-      onError: (err) => commitFailed(sessions, ownErrors, req, res, next, err),
+      onError: (err) => fail(sessions, ownErrors, req, res, next, err),
       abandonWhen: isFailedStatus,
     });
     next();
@@ -158,18 +158,4 @@ function fail<Data extends object>(
 ): void {
   if (ownErrors) sessions.handleError(err, req, res);
   else next(err);
-}
-
-// A commit failed while the route's response was being written: hand the error on without
-// the route's representation headers, which describe a body that will not be sent.
-function commitFailed<Data extends object>(
-  sessions: SessionManager<Data>,
-  ownErrors: boolean,
-  req: IncomingMessage,
-  res: ServerResponse,
-  next: ExpressNext,
-  err: unknown,
-): void {
-  dropRepresentationHeaders(res);
-  fail(sessions, ownErrors, req, res, next, err);
 }

@@ -26,10 +26,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import type { SessionHeader, SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
-import { type HeaderBag, setSessionHeaders } from "../response-headers.ts";
+import { type HeaderBag, REPRESENTATION_HEADERS, setSessionHeaders } from "../response-headers.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
-import { isFailedStatus, REPRESENTATION_HEADERS } from "./common.ts";
+import { isFailedStatus } from "./common.ts";
 
 /** Options of `honoSession(sessions, options)`. */
 export type HonoSessionOptions = TransportOptions;

@@ -27,10 +27,10 @@
 import type { Middleware, ParameterizedContext } from "koa";
 import type { SessionHeader, SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
-import { setSessionHeaders } from "../response-headers.ts";
+import { dropRepresentationHeaders, setSessionHeaders } from "../response-headers.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
-import { dropRepresentationHeaders, isFailedStatus, type RegisteredData } from "./common.ts";
+import { isFailedStatus, type RegisteredData } from "./common.ts";
 
 /**
  * The type of `ctx.session`'s data. Empty (untyped values) until you declare your keys:
