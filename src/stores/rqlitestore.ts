@@ -90,7 +90,8 @@ export class RqliteStore implements IterableStore {
   readonly #table: string;
   /** Read options; `schemaKnown` turns true once the table is known to exist. */
   readonly #readOptions: QueryOptions;
-  readonly #queue: boolean;
+  /** Options of every write, built once: `queue` only when opted in. */
+  readonly #writeOptions: { queue: boolean };
   readonly #now: () => number;
   readonly #onError: (err: unknown) => void;
   readonly #sql: { find: string; commit: string; delete: string; page: string; cleanup: string };
@@ -133,7 +134,7 @@ export class RqliteStore implements IterableStore {
     this.#table = table;
     this.#readOptions = { level, recoveryWindow, schemaKnown: false };
     if (options.freshness !== undefined) this.#readOptions.freshness = options.freshness;
-    this.#queue = options.queue === true;
+    this.#writeOptions = { queue: options.queue === true };
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? defaultOnError;
     const t = `"${table}"`;
@@ -172,16 +173,17 @@ export class RqliteStore implements IterableStore {
   async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     if (!this.#created) await this.#ensureTable();
     const hex = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
-    await this.#conn.execute([[this.#sql.commit, token, hex, julianDay(expiry.getTime())]], {
-      queue: this.#queue,
-    });
+    await this.#conn.execute(
+      [[this.#sql.commit, token, hex, julianDay(expiry.getTime())]],
+      this.#writeOptions,
+    );
     this.#readOptions.schemaKnown = true;
   }
 
   /** Removes the token; a missing token is a no-op. */
   async delete(token: string): Promise<void> {
     if (!this.#created) await this.#ensureTable();
-    await this.#conn.execute([[this.#sql.delete, token]], { queue: this.#queue });
+    await this.#conn.execute([[this.#sql.delete, token]], this.#writeOptions);
   }
 
   /** Every unexpired session, read in pages of 1000 rows in token order. */
