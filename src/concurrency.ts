@@ -12,9 +12,9 @@ import type { Store } from "./store.ts";
 /**
  * Re-reads the stored session and compares it with what this request loaded. Unchanged:
  * "write". Changed: with "reject" throws SessionConflictError; with "merge" applies only this
- * request's changed keys on top of the stored values and answers "write". Gone (destroyed by
- * the other request): "merge" lets the destruction win, marks the session destroyed and
- * answers "destroyed". Not atomic: it narrows the race to the gap between this read and the
+ * request's changed keys on top of the stored values and answers "write". Gone (renewed or
+ * destroyed by the other request): "merge" lets that win, marks this copy destroyed and
+ * answers "gone" (nothing is written and no cookie is sent: the client may hold a new token). Not atomic: it narrows the race to the gap between this read and the
  * write that follows.
  * @returns what the caller should do: write the session, or treat it as destroyed.
  * @throws SessionConflictError in "reject" mode when the stored session changed.
@@ -25,7 +25,7 @@ export async function reconcileWithStored<Data extends object>(
   mode: "merge" | "reject",
   session: Session<Data>,
   storeKey: string,
-): Promise<"write" | "destroyed"> {
+): Promise<"write" | "gone"> {
   const loaded = sessionInternals.loaded(session);
   const current = await store.find(storeKey);
   if (current !== undefined && loaded !== undefined && bytesEqual(current, loaded)) {
@@ -37,8 +37,9 @@ export async function reconcileWithStored<Data extends object>(
     );
   }
   if (current === undefined) {
+    // Renewed or destroyed by the other request: writing would resurrect its token.
     sessionInternals.markDestroyed(session);
-    return "destroyed";
+    return "gone";
   }
   let stored: SessionData;
   try {

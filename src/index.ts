@@ -24,18 +24,9 @@ export {
   SessionError,
   StoreUnavailableError,
 } from "./errors.ts";
-export { abandonSession, type GuardOptions, guardResponse } from "./guard.ts";
-export { type CommitResult, type SessionHeader, SessionManager } from "./manager.ts";
-export type { HandlerOptions } from "./middleware.ts";
-export type {
-  ErrorHandler,
-  Logger,
-  SessionManagerOptions,
-  Transport,
-  TransportOptions,
-} from "./options.ts";
-export { resolveTransport } from "./options.ts";
-export { type HeaderBag, setSessionHeaders } from "./response-headers.ts";
+export type { HandlerOptions } from "./http/handler.ts";
+export { type CommitResult, SessionManager } from "./manager.ts";
+export type { ErrorHandler, Logger, SessionManagerOptions, TransportOptions } from "./options.ts";
 export { type KeyOf, Session, type SessionData, type SessionStatus } from "./session.ts";
 export { type Awaitable, type IterableStore, isIterableStore, type Store } from "./store.ts";
 export { MemStore, type MemStoreOptions } from "./stores/memstore.ts";

@@ -2,12 +2,15 @@
  * SessionManager: loads sessions from a store, commits them, and builds their cookies.
  * @module
  */
-import { IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { type Codec, defaultCodec } from "./codec.ts";
 import { reconcileWithStored } from "./concurrency.ts";
 import { readTokenFromCookieHeader, readTokenFromHeader, serializeCookie } from "./cookie.ts";
-import { CodecError, NotIterableError } from "./errors.ts";
-import { createHandler, type HandlerOptions } from "./middleware.ts";
+import { CodecError, NotIterableError, SessionError } from "./errors.ts";
+import { registerCore, type SessionCore, type SessionHeader } from "./http/core.ts";
+import { defaultOnError } from "./http/error-response.ts";
+import { createHandler, type HandlerOptions } from "./http/handler.ts";
+import { sessionOf } from "./http/request-state.ts";
 import {
   type ResolvedOptions,
   resolveOptions,
@@ -15,7 +18,6 @@ import {
   type Transport,
 } from "./options.ts";
 import { redact } from "./redact.ts";
-import { defaultOnError } from "./respond-error.ts";
 import {
   REMEMBER_ME_KEY,
   Session,
@@ -26,6 +28,8 @@ import {
 import { type Awaitable, isIterableStore, isPromiseLike, type Store } from "./store.ts";
 import { MemStore } from "./stores/memstore.ts";
 import { generateToken, hashToken, isWellFormedToken } from "./token.ts";
+import type { TokenLease } from "./token-leases.ts";
+import { TokenLeases } from "./token-leases.ts";
 
 /** What `commit` returns: the token the session is stored under and when it expires. */
 export interface CommitResult {
@@ -33,11 +37,8 @@ export interface CommitResult {
   expiry: Date;
 }
 
-/** A response header an adapter must set after the handler ran. */
-export interface SessionHeader {
-  name: string;
-  value: string;
-}
+/** What a commit of a session whose token was retired meanwhile returns: nothing written. */
+const NOT_WRITTEN: CommitResult = Object.freeze({ token: "", expiry: new Date(0) });
 
 /**
  * The session manager, as SCS's `SessionManager`: one per application (or per cookie name).
@@ -56,13 +57,8 @@ export class SessionManager<Data extends object = SessionData> {
   readonly codec: Codec;
   #options: ResolvedOptions;
   #host: SessionHost;
-  /**
-   * Request → session, per manager (nested managers each find their own): a symbol property on
-   * plain node:http requests (cheapest there), a WeakMap for requests a framework gave its own
-   * prototype (Express), where each added property costs microseconds.
-   */
-  readonly #requestKey = Symbol("scs-ts.session");
-  readonly #requests = new WeakMap<object, Session<Data>>();
+  readonly #leases = new TokenLeases();
+  readonly #core: SessionCore<Data>;
 
   /**
    * @param options see {@link SessionManagerOptions}; all optional.
@@ -70,9 +66,10 @@ export class SessionManager<Data extends object = SessionData> {
    */
   constructor(options: SessionManagerOptions = {}) {
     this.#options = resolveOptions(options);
-    this.store = options.store ?? new MemStore();
-    this.codec = options.codec ?? defaultCodec;
     const opts = this.#options;
+    // The default store keeps time with the manager, so an injected clock works end to end.
+    this.store = options.store ?? new MemStore({ now: opts.now });
+    this.codec = options.codec ?? defaultCodec;
     this.#host = {
       now: opts.now,
       lifetime: opts.lifetime,
@@ -80,12 +77,23 @@ export class SessionManager<Data extends object = SessionData> {
       storeKeyOf: (token) => (opts.hashTokenInStore ? hashToken(token) : token),
       storeDelete: (storeKey) => this.store.delete(storeKey),
       trackKeys: opts.concurrency === "merge",
+      retire: (storeKey) => this.#leases.retire(storeKey),
       findValues: async (token) => {
         if (!isWellFormedToken(token)) return undefined;
         const data = await this.store.find(this.#host.storeKeyOf(token));
         return data === undefined ? undefined : this.codec.decode(data).values;
       },
     };
+    this.#core = {
+      load: (token) => this.#load(token),
+      save: (session, transport) => this.#save(session, transport),
+      saveLate: (session) => this.#saveLate(session),
+      readToken: (headers, transport) => this.#readToken(headers, transport),
+      handleError: (err, req, res) => this.#handleError(err, req, res),
+      hasErrorHandler: opts.onError !== undefined,
+      logger: opts.logger,
+    };
+    registerCore(this, this.#core);
   }
 
   /** The resolved options (cookie attributes, lifetime, ...). */
@@ -101,19 +109,20 @@ export class SessionManager<Data extends object = SessionData> {
    * @throws (rejects) when the store fails, e.g. `StoreUnavailableError`.
    */
   async load(token: string | undefined): Promise<Session<Data>> {
-    return this.loadAwaitable(token);
+    return this.#load(token);
   }
 
-  /**
-   * `load`, answering synchronously when the store does: the building block for adapters.
-   * @returns the session, or a Promise of it.
-   */
-  loadAwaitable(token: string | undefined): Awaitable<Session<Data>> {
+  /** `load`, answering synchronously when the store does. */
+  #load(token: string | undefined): Awaitable<Session<Data>> {
     if (token === undefined || !isWellFormedToken(token)) return this.#fresh();
     const storeKey = this.#options.hashTokenInStore ? hashToken(token) : token;
+    // Held from before the find: a renewal or sign-out retiring the key meanwhile is seen.
+    const lease = this.#leases.acquire(storeKey);
     const found = this.store.find(storeKey);
-    if (isPromiseLike(found)) return found.then((data) => this.#fromData(token, storeKey, data));
-    return this.#fromData(token, storeKey, found);
+    if (isPromiseLike(found)) {
+      return found.then((data) => this.#fromData(token, storeKey, data, lease));
+    }
+    return this.#fromData(token, storeKey, found, lease);
   }
 
   #fresh(): Session<Data> {
@@ -121,8 +130,13 @@ export class SessionManager<Data extends object = SessionData> {
     return new Session<Data>(this.#host, "", "", deadline, {}, "unmodified");
   }
 
-  #fromData(token: string, storeKey: string, data: Uint8Array | undefined): Session<Data> {
-    if (data === undefined) return this.#fresh();
+  #fromData(
+    token: string,
+    storeKey: string,
+    data: Uint8Array | undefined,
+    lease: TokenLease,
+  ): Session<Data> {
+    if (data === undefined || lease.retired > 0) return this.#fresh();
     let decoded: { deadline: Date; values: SessionData };
     try {
       decoded = this.codec.decode(data);
@@ -134,7 +148,16 @@ export class SessionManager<Data extends object = SessionData> {
     if (!(deadline > this.#options.now())) return this.#fresh();
     // With an idle timeout every loaded session is re-committed so activity extends it (SCS).
     const status = this.#options.idleTimeout > 0 ? "modified" : "unmodified";
-    return new Session<Data>(this.#host, token, storeKey, deadline, decoded.values, status, data);
+    return new Session<Data>(
+      this.#host,
+      token,
+      storeKey,
+      deadline,
+      decoded.values,
+      status,
+      data,
+      lease,
+    );
   }
 
   #dropCorrupt(storeKey: string, err: unknown): void {
@@ -165,14 +188,17 @@ export class SessionManager<Data extends object = SessionData> {
    * @returns the token and expiry.
    */
   async commit(session: Session<Data>): Promise<CommitResult> {
-    return this.commitAwaitable(session);
+    return this.#commit(session);
   }
 
   /**
-   * `commit`, answering synchronously when the store does: the building block for adapters.
-   * @returns the token and expiry, or a Promise of them.
+   * `commit`, answering synchronously when the store does. A session whose token was retired
+   * by a concurrent renewal or sign-out is not written (it would resurrect the token): the
+   * result then has an empty token.
    */
-  commitAwaitable(session: Session<Data>): Awaitable<CommitResult> {
+  #commit(session: Session<Data>): Awaitable<CommitResult> {
+    const lease = sessionInternals.lease(session);
+    if (lease !== undefined && lease.retired > 0) return NOT_WRITTEN;
     let storeKey = sessionInternals.storeKey(session);
     let token = session.token;
     if (storeKey === "") {
@@ -203,6 +229,9 @@ export class SessionManager<Data extends object = SessionData> {
     const track = this.#options.concurrency !== "last-write-wins";
     if (isPromiseLike(committed)) {
       return committed.then(() => {
+        const lease = sessionInternals.lease(session);
+        // Retired while our write was in flight: it may have landed after the retiring delete.
+        if (lease !== undefined && lease.retired > 0) return this.#unwrite(storeKey);
         if (track) sessionInternals.setLoaded(session, data);
         return this.#deleteRetired(session, result);
       });
@@ -211,16 +240,38 @@ export class SessionManager<Data extends object = SessionData> {
     return this.#deleteRetired(session, result);
   }
 
-  /** After a commit under a renewed token: the old tokens die before the response leaves. */
+  /** Deletes what a write of a just-retired key may have brought back. */
+  async #unwrite(storeKey: string): Promise<CommitResult> {
+    await this.store.delete(storeKey);
+    return NOT_WRITTEN;
+  }
+
+  /**
+   * After a commit under a renewed token: the old tokens die before the response leaves. They
+   * are retired at once for every in-flight request that loaded them; if a delete fails the
+   * retirement is undone (the old token stays valid, and the commit fails: 5xx).
+   */
   #deleteRetired(session: Session<Data>, result: CommitResult): Awaitable<CommitResult> {
     const retired = sessionInternals.takeRetired(session);
     if (retired === undefined) return result;
     let pending: Promise<void>[] | undefined;
     for (const key of retired) {
-      const deleted = this.store.delete(key);
+      const undo = this.#leases.retire(key);
+      let deleted: Awaitable<void>;
+      try {
+        deleted = this.store.delete(key);
+      } catch (err) {
+        undo();
+        throw err;
+      }
       if (isPromiseLike(deleted)) {
         pending ??= [];
-        pending.push(deleted);
+        pending.push(
+          deleted.then(undefined, (err: unknown) => {
+            undo();
+            throw err;
+          }),
+        );
       }
     }
     if (pending === undefined) return result;
@@ -235,7 +286,7 @@ export class SessionManager<Data extends object = SessionData> {
   ): Promise<CommitResult> {
     const mode = this.#options.concurrency === "reject" ? "reject" : "merge";
     const outcome = await reconcileWithStored(this.store, this.codec, mode, session, storeKey);
-    if (outcome === "destroyed") return { token: "", expiry: new Date(0) };
+    if (outcome === "gone") return NOT_WRITTEN;
     return this.#write(session, token, storeKey);
   }
 
@@ -253,11 +304,8 @@ export class SessionManager<Data extends object = SessionData> {
     return serializeCookie(opts.cookie, token, expiry, persistent, opts.now());
   }
 
-  /**
-   * Reads the token a request carries (cookie or header transport). Malformed values are ignored.
-   * @returns a well-formed token, or undefined.
-   */
-  readToken(headers: IncomingMessage["headers"], transport: Transport): string | undefined {
+  /** The well-formed token a request carries (cookie or header transport), or undefined. */
+  #readToken(headers: IncomingHttpHeaders, transport: Transport): string | undefined {
     if (transport.header === undefined) {
       return readTokenFromCookieHeader(headers.cookie, this.#options.cookie.name);
     }
@@ -265,39 +313,47 @@ export class SessionManager<Data extends object = SessionData> {
   }
 
   /**
-   * After the handler ran: commits a modified session and says which header to send
-   * (Set-Cookie or the transport header); a destroyed session gets a deletion cookie (or an
-   * empty header); an unmodified one gets nothing.
-   * @returns the header to set, undefined for none, or a Promise of either.
+   * Before the response head: waits for the session's store work (destroy, mergeSession),
+   * commits a modified session, and says which header to send — the cookie, a deletion cookie
+   * for a destroyed session (an empty transport header), nothing when unmodified or when the
+   * token was retired by a concurrent request (it must not be handed back).
    */
-  saveAwaitable(
-    session: Session<Data>,
-    transport: Transport,
-  ): Awaitable<SessionHeader | undefined> {
+  #save(session: Session<Data>, transport: Transport): Awaitable<SessionHeader | undefined> {
+    const pending = sessionInternals.takePending(session);
+    if (pending !== undefined) return pending.then(() => this.#save(session, transport));
     const status = session.status;
     if (status === "unmodified") return undefined;
     if (status === "destroyed") {
       const value = transport.header === undefined ? this.cookieHeader("", null, session) : "";
       return { name: transport.responseHeader, value };
     }
-    const committed = this.commitAwaitable(session);
+    const committed = this.#commit(session);
     if (isPromiseLike(committed)) {
       return committed.then((result) => this.#headerFor(session, transport, result));
     }
     return this.#headerFor(session, transport, committed);
   }
 
-  #headerFor(session: Session<Data>, transport: Transport, result: CommitResult): SessionHeader {
-    if (session.status === "destroyed") {
-      // a concurrent request destroyed it (concurrency: "merge"): clear the client's token too
-      const cleared = transport.header === undefined ? this.cookieHeader("", null, session) : "";
-      return { name: transport.responseHeader, value: cleared };
-    }
+  #headerFor(
+    session: Session<Data>,
+    transport: Transport,
+    result: CommitResult,
+  ): SessionHeader | undefined {
+    if (result.token === "") return undefined; // not written: retired or gone meanwhile
     const value =
       transport.header === undefined
         ? this.cookieHeader(result.token, result.expiry, session)
         : result.token;
     return { name: transport.responseHeader, value };
+  }
+
+  /** After the response head went out: the session's store work and commit, no header. */
+  #saveLate(session: Session<Data>): Awaitable<void> {
+    const pending = sessionInternals.takePending(session);
+    if (pending !== undefined) return pending.then(() => this.#saveLate(session));
+    if (session.status !== "modified" || sessionInternals.storeKey(session) === "") return;
+    const committed = this.#commit(session);
+    if (isPromiseLike(committed)) return committed.then(() => undefined);
   }
 
   /**
@@ -332,7 +388,9 @@ export class SessionManager<Data extends object = SessionData> {
         "unmodified",
       );
       await fn(session);
-      if (session.status === "modified") await this.commitAwaitable(session);
+      const pending = sessionInternals.takePending(session);
+      if (pending !== undefined) await pending;
+      if (session.status === "modified") await this.#commit(session);
     }
   }
 
@@ -345,48 +403,39 @@ export class SessionManager<Data extends object = SessionData> {
     next: (req: IncomingMessage, res: ServerResponse) => unknown,
     options?: HandlerOptions,
   ): (req: IncomingMessage, res: ServerResponse) => void {
-    return createHandler<Data>(this, next, options);
+    return createHandler<Data>(this.#core, next, options);
   }
 
   /**
-   * Attaches `session` to `req` so `from(req)` finds it. Used by `handler` and the adapters.
-   */
-  attach(req: object, session: Session<Data>): void {
-    if (Object.getPrototypeOf(req) === IncomingMessage.prototype) {
-      (req as Record<symbol, unknown>)[this.#requestKey] = session;
-    } else {
-      this.#requests.set(req, session);
-    }
-  }
-
-  /**
-   * The session of this request, in `handler` and every adapter.
+   * The session of this request, in `handler` and every adapter: pass the node request or
+   * response, or the framework's own request object (Express `req`, Fastify `request`, Koa
+   * `ctx`, Hono `c`).
    * @returns the session.
-   * @throws Error when the request did not pass through the session middleware.
+   * @throws SessionError when the request did not pass through this manager's middleware.
    */
   from(req: object): Session<Data> {
     const session =
-      ((req as Record<symbol, unknown>)[this.#requestKey] as Session<Data> | undefined) ??
-      this.#requests.get(req);
+      typeof req === "object" && req !== null ? sessionOf(req, this.#core) : undefined;
     if (session === undefined) {
-      throw new Error("no session on this request: is the session middleware installed?");
+      throw new SessionError("no session on this request: is the session middleware installed?");
     }
     return session;
   }
 
-  /** Handles a request error as configured: `onError`, or log + 500/503. */
-  handleError(err: unknown, req: IncomingMessage, res: ServerResponse): void {
+  /** The error path: `onError`, or log + 500/503. Never throws. */
+  #handleError(err: unknown, req: IncomingMessage, res: ServerResponse): void {
     const onError = this.#options.onError;
-    if (onError !== undefined) {
-      onError(err, req, res);
-      return;
+    try {
+      if (onError !== undefined) onError(err, req, res);
+      else defaultOnError(this.#options.logger, err, res);
+    } catch (thrown) {
+      try {
+        this.#options.logger.error(`scs-ts: the error handler threw: ${redact(thrown)}`);
+      } catch {
+        // nothing more to do
+      }
+      if (!res.destroyed) res.destroy();
     }
-    defaultOnError(this.#options.logger, err, res);
-  }
-
-  /** Whether `onError` was given (adapters otherwise use their framework's error path). */
-  get hasErrorHandler(): boolean {
-    return this.#options.onError !== undefined;
   }
 
   /**

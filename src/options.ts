@@ -62,15 +62,22 @@ export interface ResolvedOptions {
   now: () => number;
 }
 
+/**
+ * The longest lifetime or idle timeout accepted: half the Date range (about 137,000 years), so
+ * now + duration is always a valid Date and a cookie never says `Expires=Invalid Date`.
+ */
+export const MAX_DURATION = 4.32e15;
+
 function checkDuration(name: string, value: unknown, allowZero: boolean): number {
   if (
     typeof value !== "number" ||
     !Number.isFinite(value) ||
     value < 0 ||
+    value > MAX_DURATION ||
     (!allowZero && value === 0)
   ) {
     throw new TypeError(
-      `option ${name} is invalid: ${String(value)} (expected a ${allowZero ? "non-negative" : "positive"} number of milliseconds)`,
+      `option ${name} is invalid: ${String(value)} (expected a ${allowZero ? "non-negative" : "positive"} number of milliseconds, at most ${MAX_DURATION})`,
     );
   }
   return value;
@@ -101,6 +108,12 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
   if (options.hashTokenInStore !== undefined && typeof options.hashTokenInStore !== "boolean") {
     throw new TypeError(`option hashTokenInStore is invalid: ${String(options.hashTokenInStore)}`);
   }
+  const now = options.now ?? Date.now;
+  if (Number.isNaN(new Date(now() + lifetime).getTime())) {
+    throw new TypeError(
+      `option lifetime is invalid: ${lifetime} (now + lifetime is past the range of a Date)`,
+    );
+  }
   return {
     lifetime,
     idleTimeout,
@@ -109,7 +122,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     onError: options.onError,
     logger: options.logger ?? console,
     concurrency,
-    now: options.now ?? Date.now,
+    now,
   };
 }
 

@@ -2,7 +2,9 @@
  * One request's session: its values, status, token and deadline, with SCS's data methods.
  * @module
  */
-import type { Awaitable } from "./store.ts";
+import { SessionError } from "./errors.ts";
+import { type Awaitable, isPromiseLike } from "./store.ts";
+import type { TokenLease } from "./token-leases.ts";
 
 /** Where a session stands: untouched, changed (will be committed), or destroyed. */
 export type SessionStatus = "unmodified" | "modified" | "destroyed";
@@ -28,6 +30,8 @@ export interface SessionHost {
   findValues(token: string): Promise<SessionData | undefined>;
   /** Record which keys a request changed (for `concurrency: "merge"`). */
   trackKeys: boolean;
+  /** Marks a store key retired for every in-flight session of it; returns the undo. */
+  retire(storeKey: string): () => void;
 }
 
 /** @internal The manager's access to a session's private state, without allocating. */
@@ -48,6 +52,14 @@ export interface SessionInternals {
   takeRetired<D extends object>(session: Session<D>): string[] | undefined;
   /** Marks the session destroyed without touching the store (it is already gone there). */
   markDestroyed<D extends object>(session: Session<D>): void;
+  /** Takes (and clears) the store work started by destroy/mergeSession, if any. */
+  takePending<D extends object>(session: Session<D>): Promise<void> | undefined;
+  /** Whether destroy/mergeSession started store work not taken yet. */
+  hasPending<D extends object>(session: Session<D>): boolean;
+  /** The response headers went out: from now on renewToken throws. */
+  lockToken<D extends object>(session: Session<D>): void;
+  /** The lease of the store key this session was loaded under (undefined for a fresh one). */
+  lease<D extends object>(session: Session<D>): TokenLease | undefined;
 }
 
 /** @internal Filled in by Session's static block. */
@@ -74,6 +86,12 @@ export class Session<Data extends object = SessionData> {
   #changedKeys: Set<string> | undefined;
   /** Store keys this session had before renewToken, deleted once the new key is committed. */
   #retired: string[] | undefined;
+  /** Store work (destroy, mergeSession) still running; the response waits for it. */
+  #pending: Promise<void> | undefined;
+  /** Set once the response headers went out: a new token could no longer reach the client. */
+  #tokenLocked = false;
+  /** Shared with every in-flight session loaded under the same store key. */
+  #lease: TokenLease | undefined;
 
   /** @internal Created by the manager; user code never constructs sessions. */
   constructor(
@@ -84,8 +102,10 @@ export class Session<Data extends object = SessionData> {
     values: SessionData,
     status: SessionStatus,
     loaded?: Uint8Array,
+    lease?: TokenLease,
   ) {
     this.#loaded = loaded;
+    this.#lease = lease;
     this.#host = host;
     this.#token = token;
     this.#storeKey = storeKey;
@@ -117,9 +137,13 @@ export class Session<Data extends object = SessionData> {
     this.#touch();
   }
 
-  /** The value for `key`, or undefined. */
+  /** The value for `key`, or undefined. Only the session's own keys: never `constructor` & co. */
   get<K extends KeyOf<Data>>(key: K): Data[K] | undefined {
-    return this.#values[key] as Data[K] | undefined;
+    return this.#value(key) as Data[K] | undefined;
+  }
+
+  #value(key: string): unknown {
+    return Object.hasOwn(this.#values, key) ? this.#values[key] : undefined;
   }
 
   /** Sets `key` to `value` and marks the session modified. */
@@ -178,62 +202,62 @@ export class Session<Data extends object = SessionData> {
 
   /** The string at `key`; "" when missing or not a string. */
   getString(key: KeyOf<Data>): string {
-    const value = this.#values[key];
+    const value = this.#value(key);
     return typeof value === "string" ? value : "";
   }
 
   /** The number at `key`; 0 when missing or not a number. */
   getNumber(key: KeyOf<Data>): number {
-    const value = this.#values[key];
+    const value = this.#value(key);
     return typeof value === "number" ? value : 0;
   }
 
   /** The boolean at `key`; false when missing or not a boolean. */
   getBoolean(key: KeyOf<Data>): boolean {
-    return this.#values[key] === true;
+    return this.#value(key) === true;
   }
 
   /** The bigint at `key`; 0n when missing or not a bigint. */
   getBigInt(key: KeyOf<Data>): bigint {
-    const value = this.#values[key];
+    const value = this.#value(key);
     return typeof value === "bigint" ? value : 0n;
   }
 
   /** The Date at `key`; the zero time (1970-01-01) when missing or not a Date. */
   getDate(key: KeyOf<Data>): Date {
-    const value = this.#values[key];
+    const value = this.#value(key);
     return value instanceof Date ? value : new Date(0);
   }
 
   /** The bytes at `key`; an empty Uint8Array when missing or not bytes. */
   getBytes(key: KeyOf<Data>): Uint8Array {
-    const value = this.#values[key];
+    const value = this.#value(key);
     return value instanceof Uint8Array ? value : new Uint8Array(0);
   }
 
   /** Like getString, and removes the key when it held a string. */
   popString(key: KeyOf<Data>): string {
-    return typeof this.#values[key] === "string" ? (this.pop(key) as string) : "";
+    return typeof this.#value(key) === "string" ? (this.pop(key) as string) : "";
   }
 
   /** Like getNumber, and removes the key when it held a number. */
   popNumber(key: KeyOf<Data>): number {
-    return typeof this.#values[key] === "number" ? (this.pop(key) as number) : 0;
+    return typeof this.#value(key) === "number" ? (this.pop(key) as number) : 0;
   }
 
   /** Like getBoolean, and removes the key when it held a boolean. */
   popBoolean(key: KeyOf<Data>): boolean {
-    return typeof this.#values[key] === "boolean" ? (this.pop(key) as boolean) : false;
+    return typeof this.#value(key) === "boolean" ? (this.pop(key) as boolean) : false;
   }
 
   /** Like getDate, and removes the key when it held a Date. */
   popDate(key: KeyOf<Data>): Date {
-    return this.#values[key] instanceof Date ? (this.pop(key) as Date) : new Date(0);
+    return this.#value(key) instanceof Date ? (this.pop(key) as Date) : new Date(0);
   }
 
   /** Like getBytes, and removes the key when it held bytes. */
   popBytes(key: KeyOf<Data>): Uint8Array {
-    return this.#values[key] instanceof Uint8Array
+    return this.#value(key) instanceof Uint8Array
       ? (this.pop(key) as Uint8Array)
       : new Uint8Array(0);
   }
@@ -249,17 +273,19 @@ export class Session<Data extends object = SessionData> {
 
   /** Whether `rememberMe(true)` was called on this session. */
   get remembered(): boolean {
-    return this.#values[REMEMBER_ME_KEY] === true;
+    return this.#value(REMEMBER_ME_KEY) === true;
   }
 
   /**
    * Deletes the session from the store and empties it; the response clears the cookie.
-   * A later `put` starts a fresh session with a new token.
+   * A later `put` starts a fresh session with a new token. The response waits for the store
+   * (awaited or not): if the delete fails, the client gets a 5xx and keeps its cookie, and the
+   * returned Promise rejects (it never becomes an unhandled rejection when left un-awaited).
    * @returns a Promise settled when the store has deleted it.
    */
-  async destroy(): Promise<void> {
-    const storeKey = this.#storeKey;
-    const retired = this.#retired;
+  destroy(): Promise<void> {
+    const keys = this.#retired ?? [];
+    if (this.#storeKey !== "") keys.push(this.#storeKey);
     this.#retired = undefined;
     this.#status = "destroyed";
     this.#token = "";
@@ -269,8 +295,13 @@ export class Session<Data extends object = SessionData> {
     this.#changes++;
     this.#loaded = undefined;
     this.#changedKeys = undefined;
-    if (retired !== undefined) for (const key of retired) await this.#host.storeDelete(key);
-    if (storeKey !== "") await this.#host.storeDelete(storeKey);
+    this.#lease = undefined;
+    if (keys.length === 0) return Promise.resolve();
+    // Retired at once for every in-flight request of this session; undone if the delete fails.
+    const undo = keys.map((key) => this.#host.retire(key));
+    return this.#track(deleteAll(this.#host, keys), () => {
+      for (const restore of undo) restore();
+    });
   }
 
   /**
@@ -280,28 +311,42 @@ export class Session<Data extends object = SessionData> {
    * change (sign in, sign out): the session-fixation defence. If that commit fails the old
    * token stays valid — a failed sign-out does not sign the user out, and says so (503).
    * @returns a Promise settled at once (kept async for the SCS-shaped API).
+   * @throws SessionError (synchronously) when the response headers already went out: the new
+   *   token could never reach the client, and deleting the old one would sign the user out.
    */
-  async renewToken(): Promise<void> {
+  renewToken(): Promise<void> {
+    if (this.#tokenLocked) {
+      throw new SessionError(
+        "renewToken called after the response headers were sent: the client could not receive the new token; renew before writing the response",
+      );
+    }
     const oldKey = this.#storeKey;
     const fresh = this.#host.newToken();
     this.#token = fresh.token;
     this.#storeKey = fresh.storeKey;
     this.#deadline = this.#host.now() + this.#host.lifetime;
     this.#loaded = undefined; // nothing is stored under the new token yet
+    this.#lease = undefined; // the old key's lease is retired once the new key is committed
     this.#touch();
     if (oldKey !== "") {
       this.#retired ??= [];
       this.#retired.push(oldKey);
     }
+    return Promise.resolve();
   }
 
   /**
    * Copies the values of the session stored under `token` into this one (theirs win on
-   * conflicts) and deletes that session. An unknown or malformed token does nothing.
+   * conflicts) and deletes that session. An unknown or malformed token does nothing. The
+   * response waits for it, awaited or not.
    * @returns a Promise settled when done.
    */
-  async mergeSession(token: string): Promise<void> {
-    if (token === this.#token) return;
+  mergeSession(token: string): Promise<void> {
+    if (token === this.#token) return Promise.resolve();
+    return this.#track(this.#merge(token));
+  }
+
+  async #merge(token: string): Promise<void> {
     const values = await this.#host.findValues(token);
     if (values === undefined) return;
     for (const key of Object.keys(values)) {
@@ -314,6 +359,27 @@ export class Session<Data extends object = SessionData> {
       this.#touch(key);
     }
     await this.#host.storeDelete(this.#host.storeKeyOf(token));
+  }
+
+  /**
+   * Records store work the response must wait for. The Promise handed back to the caller is
+   * marked handled, so a caller that does not await it gets no unhandled rejection; the
+   * response path sees the failure through `pending` and answers 5xx.
+   */
+  #track(work: Promise<void>, onFailure?: () => void): Promise<void> {
+    const failed =
+      onFailure === undefined
+        ? work
+        : work.catch((err: unknown) => {
+            onFailure();
+            throw err;
+          });
+    const previous = this.#pending;
+    const all = previous === undefined ? failed : Promise.all([previous, failed]).then(noop);
+    this.#pending = all;
+    all.catch(noop);
+    failed.catch(noop);
+    return failed;
   }
 
   #touch(key?: string): void {
@@ -349,6 +415,16 @@ export class Session<Data extends object = SessionData> {
         session.#retired = undefined;
         return retired;
       },
+      takePending(session) {
+        const pending = session.#pending;
+        session.#pending = undefined;
+        return pending;
+      },
+      hasPending: (session) => session.#pending !== undefined,
+      lockToken(session) {
+        session.#tokenLocked = true;
+      },
+      lease: (session) => session.#lease,
       markDestroyed(session) {
         session.#status = "destroyed";
         session.#token = "";
@@ -357,5 +433,15 @@ export class Session<Data extends object = SessionData> {
         for (const key of Object.keys(session.#values)) delete session.#values[key];
       },
     };
+  }
+}
+
+function noop(): void {}
+
+/** Deletes every key; a synchronous store answers without a microtask hop per key. */
+async function deleteAll(host: SessionHost, keys: readonly string[]): Promise<void> {
+  for (const key of keys) {
+    const deleted = host.storeDelete(key);
+    if (isPromiseLike(deleted)) await deleted;
   }
 }

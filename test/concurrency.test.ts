@@ -94,10 +94,11 @@ describe("concurrent requests on one session", () => {
     assert.deepEqual(final, { base: 1, fast: "set by fast", gone: "removed by slow" });
   });
 
-  it('concurrency "merge": a session destroyed meanwhile (sign-out) stays destroyed', async () => {
+  it('concurrency "merge": a session destroyed meanwhile (sign-out) stays destroyed, and the late response sends no cookie', async () => {
     const { slow, final } = await (await overlap({ concurrency: "merge" })).run("/signout");
     assert.equal(slow.status, 200);
-    assert.match(slow.setCookies[0] ?? "", /Max-Age=0/);
+    // The sign-out already cleared the cookie; a late deletion cookie could clear a newer token.
+    assert.deepEqual(slow.setCookies, []);
     assert.deepEqual(final, {});
   });
 

@@ -24,7 +24,8 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { guardResponse } from "../guard.ts";
+import { coreOf, type SessionCore } from "../http/core.ts";
+import { attachSession } from "../http/handler.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
@@ -45,44 +46,6 @@ declare global {
       session: Session<RegisteredData<ExpressSessionData>>;
     }
   }
-}
-
-// req.session without adding a property to each request: Express gives every request the
-// app's own prototype, after which an added property costs microseconds. A cached child of
-// that prototype carries a `session` accessor backed by a WeakMap (still writable, as users of
-// other session libraries expect).
-const requestSessions = new WeakMap<object, unknown>();
-const sessionPrototypes = new WeakMap<object, object>();
-
-function exposeSession(req: IncomingMessage, session: unknown): void {
-  requestSessions.set(req, session);
-  const proto = Object.getPrototypeOf(req) as object;
-  if (Object.hasOwn(req, "session") || proto === null) {
-    (req as { session?: unknown }).session = session;
-    return;
-  }
-  let withSession = sessionPrototypes.get(proto);
-  if (withSession === undefined) {
-    if (Object.hasOwn(proto, "session")) {
-      withSession = proto; // already ours
-    } else {
-      withSession = Object.create(proto, {
-        session: {
-          get(this: object) {
-            return requestSessions.get(this);
-          },
-          set(this: object, value: unknown) {
-            requestSessions.set(this, value);
-          },
-          configurable: true,
-          enumerable: true,
-        },
-      }) as object;
-      sessionPrototypes.set(withSession, withSession);
-    }
-    sessionPrototypes.set(proto, withSession);
-  }
-  if (withSession !== proto) Object.setPrototypeOf(req, withSession);
 }
 
 /** Options of `expressSession(sessions, options)`. */
@@ -111,8 +74,8 @@ export function expressSession<Data extends object>(
   sessions: SessionManager<Data>,
   options?: ExpressSessionOptions,
 ): ExpressSessionMiddleware {
+  const core = coreOf<Data>(sessions);
   const transport = resolveTransport(options);
-  const ownErrors = sessions.hasErrorHandler;
 
   const start = (
     req: IncomingMessage,
@@ -120,10 +83,10 @@ export function expressSession<Data extends object>(
     next: ExpressNext,
     session: Session<Data>,
   ): void => {
-    sessions.attach(req, session);
-    exposeSession(req, session);
-    guardResponse(sessions, transport, req, res, session, {
-      onError: (err) => fail(sessions, ownErrors, req, res, next, err),
+    // A plain own property: it survives the prototype resets of mounted sub-apps.
+    (req as { session?: unknown }).session = session;
+    attachSession(core, transport, req, res, session, {
+      fail: (err) => fail(core, req, res, next, err),
       abandonWhen: isFailedStatus,
     });
     next();
@@ -132,15 +95,15 @@ export function expressSession<Data extends object>(
   return function scsExpressSession(req, res, next): void {
     let loaded: Session<Data> | Promise<Session<Data>>;
     try {
-      loaded = sessions.loadAwaitable(sessions.readToken(req.headers, transport));
+      loaded = core.load(core.readToken(req.headers, transport));
     } catch (err) {
-      fail(sessions, ownErrors, req, res, next, err);
+      fail(core, req, res, next, err);
       return;
     }
     if (isPromiseLike(loaded)) {
       loaded.then(
         (session) => start(req, res, next, session),
-        (err: unknown) => fail(sessions, ownErrors, req, res, next, err),
+        (err: unknown) => fail(core, req, res, next, err),
       );
     } else {
       start(req, res, next, loaded);
@@ -149,13 +112,12 @@ export function expressSession<Data extends object>(
 }
 
 function fail<Data extends object>(
-  sessions: SessionManager<Data>,
-  ownErrors: boolean,
+  core: SessionCore<Data>,
   req: IncomingMessage,
   res: ServerResponse,
   next: ExpressNext,
   err: unknown,
 ): void {
-  if (ownErrors) sessions.handleError(err, req, res);
+  if (core.hasErrorHandler) core.handleError(err, req, res);
   else next(err);
 }

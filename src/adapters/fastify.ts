@@ -31,10 +31,12 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
 } from "fastify";
-import type { SessionHeader, SessionManager } from "../manager.ts";
+import { coreOf, type SessionCore, type SessionHeader } from "../http/core.ts";
+import { type HeaderBag, setSessionHeaders } from "../http/headers.ts";
+import { addSessionEntry } from "../http/request-state.ts";
+import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
-import { type HeaderBag, setSessionHeaders } from "../response-headers.ts";
-import type { Session } from "../session.ts";
+import { type Session, sessionInternals } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";
 
@@ -92,34 +94,38 @@ export function fastifySession<Data extends object>(
   options: FastifySessionOptions<Data>,
   done: (err?: Error) => void,
 ): void {
-  const sessions = options?.sessions;
-  if (sessions === null || typeof sessions !== "object" || !("loadAwaitable" in sessions)) {
-    done(
-      new TypeError(`option sessions is invalid: ${String(sessions)} (expected a SessionManager)`),
-    );
-    return;
-  }
+  let core: SessionCore<Data>;
   let transport: Transport;
   try {
+    core = coreOf<Data>(options?.sessions);
     transport = resolveTransport({ header: options.header });
   } catch (err) {
     done(err as Error);
     return;
   }
-  const ownErrors = sessions.hasErrorHandler;
+  const ownErrors = core.hasErrorHandler;
   const loaded = new WeakMap<FastifyRequest, Session<Data>>();
   const failed = new WeakSet<FastifyRequest>();
 
   // onError answers on the raw response; Fastify must not write after it.
   const answerOwnError = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
     reply.hijack();
-    sessions.handleError(err, request.raw, reply.raw);
+    core.handleError(err, request.raw, reply.raw);
   };
 
-  const start = (request: FastifyRequest, session: Session<Data>): void => {
+  const start = (request: FastifyRequest, reply: FastifyReply, session: Session<Data>): void => {
     loaded.set(request, session);
-    sessions.attach(request, session);
-    sessions.attach(request.raw, session);
+    addSessionEntry(
+      {
+        core: core as unknown as SessionCore,
+        session: session as unknown as Session<object>,
+        transport,
+        abandoned: false,
+        fail: undefined,
+        abandonWhen: undefined,
+      },
+      [request, request.raw, reply.raw],
+    );
     (request as { session: unknown }).session = session;
   };
 
@@ -138,19 +144,19 @@ export function fastifySession<Data extends object>(
     };
     let session: Session<Data> | Promise<Session<Data>>;
     try {
-      session = sessions.loadAwaitable(sessions.readToken(request.headers, transport));
+      session = core.load(core.readToken(request.headers, transport));
     } catch (err) {
       fail(err);
       return;
     }
     if (isPromiseLike(session)) {
       session.then((s) => {
-        start(request, s);
+        start(request, reply, s);
         next();
       }, fail);
       return;
     }
-    start(request, session);
+    start(request, reply, session);
     next();
   });
 
@@ -180,9 +186,11 @@ export function fastifySession<Data extends object>(
       // response, so this hook never continues ('finish' still runs the onResponse hooks).
       answerOwnError(request, reply, err);
     };
+    // The head is built after this hook: a new token could no longer reach the client.
+    sessionInternals.lockToken(session);
     let saved: SessionHeader | undefined | Promise<SessionHeader | undefined>;
     try {
-      saved = sessions.saveAwaitable(session, transport);
+      saved = core.save(session, transport);
     } catch (err) {
       fail(err);
       return;

@@ -24,10 +24,12 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
-import type { SessionHeader, SessionManager } from "../manager.ts";
+import { coreOf, type SessionCore, type SessionHeader } from "../http/core.ts";
+import { type HeaderBag, REPRESENTATION_HEADERS, setSessionHeaders } from "../http/headers.ts";
+import { addSessionEntry } from "../http/request-state.ts";
+import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
-import { type HeaderBag, REPRESENTATION_HEADERS, setSessionHeaders } from "../response-headers.ts";
-import type { Session } from "../session.ts";
+import { type Session, sessionInternals } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { isFailedStatus } from "./common.ts";
 
@@ -85,14 +87,15 @@ export function honoSession<Data extends object>(
   sessions: SessionManager<Data>,
   options?: HonoSessionOptions,
 ): MiddlewareHandler<HonoSessionEnv<Data>> {
+  const core = coreOf<Data>(sessions);
   const transport = resolveTransport(options);
-  const ownErrors = sessions.hasErrorHandler;
+  const ownErrors = core.hasErrorHandler;
 
   // Hono's error path is a throw; onError answers on node-server's raw response instead.
   const fail = (c: Context, err: unknown): Response => {
     const env = c.env as NodeBindings | undefined;
     if (!ownErrors || env?.incoming === undefined || env.outgoing === undefined) throw err;
-    sessions.handleError(err, env.incoming, env.outgoing);
+    core.handleError(err, env.incoming, env.outgoing);
     return new Response(null, { headers: { [ALREADY_SENT]: "true" } });
   };
 
@@ -103,15 +106,25 @@ export function honoSession<Data extends object>(
         transport.header === undefined
           ? { cookie: c.req.header("cookie") }
           : { [transport.headerKey]: c.req.header(transport.headerKey) };
-      const loaded = sessions.loadAwaitable(sessions.readToken(headers, transport));
+      const loaded = core.load(core.readToken(headers, transport));
       session = isPromiseLike(loaded) ? await loaded : loaded;
     } catch (err) {
       return fail(c, err);
     }
     c.set("session", session);
-    sessions.attach(c, session);
-    sessions.attach(c.req.raw, session);
+    addSessionEntry(
+      {
+        core: core as unknown as SessionCore,
+        session: session as unknown as Session<object>,
+        transport,
+        abandoned: false,
+        fail: undefined,
+        abandonWhen: undefined,
+      },
+      [c, c.req.raw],
+    );
     await next();
+    sessionInternals.lockToken(session); // the head is built from c.res after this
     const bag = new ContextHeaders(c);
     if (c.error !== undefined || isFailedStatus(c.res.status)) {
       setSessionHeaders(bag, transport, undefined);
@@ -119,7 +132,7 @@ export function honoSession<Data extends object>(
     }
     let header: SessionHeader | undefined;
     try {
-      const saved = sessions.saveAwaitable(session, transport);
+      const saved = core.save(session, transport);
       header = isPromiseLike(saved) ? await saved : saved;
     } catch (err) {
       // The route's body will not be sent; Hono copies these headers onto the error response.

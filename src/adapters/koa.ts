@@ -25,9 +25,12 @@
  * @module
  */
 import type { Middleware, ParameterizedContext } from "koa";
-import type { SessionHeader, SessionManager } from "../manager.ts";
+import { coreOf } from "../http/core.ts";
+import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
+import { attachSession } from "../http/handler.ts";
+import { dropRepresentationHeaders } from "../http/headers.ts";
+import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
-import { dropRepresentationHeaders, setSessionHeaders } from "../response-headers.ts";
 import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";
@@ -63,43 +66,47 @@ export function koaSession<Data extends object>(
   sessions: SessionManager<Data>,
   options?: KoaSessionOptions,
 ): Middleware {
+  const core = coreOf<Data>(sessions);
   const transport = resolveTransport(options);
-  const ownErrors = sessions.hasErrorHandler;
 
   // Koa's error path is a throw; onError answers on the raw response and Koa stays out of it.
   const fail = (ctx: ParameterizedContext, err: unknown): void => {
     dropRepresentationHeaders(ctx.res);
-    if (!ownErrors) throw err;
+    if (!core.hasErrorHandler) throw err;
     ctx.respond = false;
-    sessions.handleError(err, ctx.req, ctx.res);
+    core.handleError(err, ctx.req, ctx.res);
   };
 
   return async function scsKoaSession(ctx, next): Promise<void> {
     let session: Session<Data>;
     try {
-      const loaded = sessions.loadAwaitable(sessions.readToken(ctx.req.headers, transport));
+      const loaded = core.load(core.readToken(ctx.req.headers, transport));
       session = isPromiseLike(loaded) ? await loaded : loaded;
     } catch (err) {
       fail(ctx, err);
       return;
     }
-    sessions.attach(ctx, session);
-    sessions.attach(ctx.req, session);
     (ctx as { session: unknown }).session = session;
-    // A throw from downstream passes through untouched: nothing is committed.
-    await next();
-    if (isFailedStatus(ctx.status)) {
-      setSessionHeaders(ctx.res, transport, undefined);
-      return;
-    }
-    let header: SessionHeader | undefined;
+    // The raw response is guarded too: with `ctx.respond = false` and writes to ctx.res the
+    // session is still committed before the first byte; a failure there goes to Koa's onerror.
+    const state = attachSession(core, transport, ctx.req, ctx.res, session, {
+      fail: (err) =>
+        core.hasErrorHandler ? core.handleError(err, ctx.req, ctx.res) : ctx.onerror(err as Error),
+      abandonWhen: isFailedStatus,
+      keys: [ctx],
+    });
     try {
-      const saved = sessions.saveAwaitable(session, transport);
-      header = isPromiseLike(saved) ? await saved : saved;
+      await next();
+    } catch (err) {
+      abandonSessions(state); // a throw from downstream commits nothing
+      throw err;
+    }
+    // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
+    try {
+      const saved = saveBeforeOutput(state, ctx.status);
+      if (saved !== undefined) await saved;
     } catch (err) {
       fail(ctx, err);
-      return;
     }
-    setSessionHeaders(ctx.res, transport, header);
   };
 }

@@ -1,21 +1,27 @@
 /**
- * The default answer to a failed session load or save.
+ * The default answer to a failed session load or save, or a failed handler.
  * @module
  */
 import type { ServerResponse } from "node:http";
-import { StoreUnavailableError } from "./errors.ts";
-import type { Logger } from "./options.ts";
-import { redact } from "./redact.ts";
+import { StoreUnavailableError } from "../errors.ts";
+import type { Logger } from "../options.ts";
+import { redact } from "../redact.ts";
 
 /**
  * Logs `err` (tokens redacted) and answers 503 for `StoreUnavailableError`, else 500, with a
- * plain body that leaks nothing. When headers were already sent, aborts the connection instead:
- * the client must not take a truncated response for a complete one.
+ * plain body that leaks nothing. A response the handler already ended is left alone (it is
+ * complete; destroying it could cut it short). One whose headers went out but that did not end
+ * is aborted: the client must not take a truncated response for a complete one.
  */
 export function defaultOnError(logger: Logger, err: unknown, res: ServerResponse): void {
   const unavailable = err instanceof StoreUnavailableError;
-  logger.error(`scs-ts: session error: ${redact(err)}`);
-  if (res.headersSent || res.writableEnded) {
+  try {
+    logger.error(`scs-ts: session error: ${redact(err)}`);
+  } catch {
+    // a throwing logger must not stop the answer
+  }
+  if (res.writableEnded) return;
+  if (res.headersSent) {
     res.destroy();
     return;
   }

@@ -1,0 +1,391 @@
+/**
+ * The response guard: a session is committed before the first byte of its response leaves,
+ * and a session changed after the headers went out is committed before the response ends.
+ *
+ * It replaces four methods of one response object (own properties: no prototype is touched,
+ * so Express sub-apps and any framework that resets prototypes keep it): `writeHead`, `write`,
+ * `end` and `flushHeaders`. The first of them starts the save. A synchronous store answers at
+ * once and the call goes straight to Node. An asynchronous one holds the response
+ * ({@link HeldResponse}): the handler's calls are answered by Node's own code on a stand-in
+ * and replayed on the real response once the commit succeeded. Session headers are applied in
+ * one place, `writeHead` (Node's `write`, `end` and `flushHeaders` go through it too), just
+ * before the response head is built.
+ *
+ * Failures: a commit that fails before the headers went out answers through the error path
+ * (`onError`, the framework's, or 500/503) on the untouched response; the handler's later
+ * calls are absorbed, so they cannot answer as if the commit had succeeded. After the headers
+ * went out the connection is aborted instead.
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { sessionInternals } from "../session.ts";
+import { isPromiseLike } from "../store.ts";
+import type { SessionHeader } from "./core.ts";
+import { dropRepresentationHeaders, mergeWriteHeadArgs, setSessionHeaders } from "./headers.ts";
+import { HeldResponse } from "./held-response.ts";
+import { type RequestState, requestStateOf, type SessionEntry } from "./request-state.ts";
+
+type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
+type Wrapped = "writeHead" | "write" | "end" | "flushHeaders";
+
+/** No output yet. */
+const OPEN = 0;
+/** A commit runs; the response is held. */
+const HELD = 1;
+/** The sessions are saved (or nothing to save): calls go to Node. */
+const SENT = 2;
+/** A commit failed: the response belongs to the error path. */
+const FAILED = 3;
+
+interface Saved {
+  entry: SessionEntry;
+  header: SessionHeader | undefined;
+  /** The session's change counter when it was committed. */
+  changes: number;
+}
+
+interface Guard {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly state: RequestState;
+  readonly originals: Record<Wrapped, Method>;
+  phase: number;
+  held: HeldResponse | undefined;
+  saved: Saved[];
+}
+
+/** Marks the async context of the error path, whose calls pass after a failed commit. */
+const errorPath = new AsyncLocalStorage<Guard>();
+
+function guardOf(res: ServerResponse): Guard {
+  return requestStateOf(res)!.guard as Guard;
+}
+
+/**
+ * Guards `res` for the sessions in `state` (the entries added so far and any added later).
+ * Idempotent per response: a second manager on the same request shares the guard.
+ */
+export function guardResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: RequestState,
+): void {
+  if (state.guard !== undefined) return;
+  const own = res as unknown as Record<Wrapped, Method>;
+  const guard: Guard = {
+    req,
+    res,
+    state,
+    originals: {
+      writeHead: own.writeHead,
+      write: own.write,
+      end: own.end,
+      flushHeaders: own.flushHeaders,
+    },
+    phase: OPEN,
+    held: undefined,
+    saved: [],
+  };
+  state.guard = guard;
+  own.writeHead = guardedWriteHead;
+  own.write = guardedWrite;
+  own.end = guardedEnd;
+  own.flushHeaders = guardedFlushHeaders;
+}
+
+/** Marks every session of the request as not to be committed (the handler failed). */
+export function abandonSessions(state: RequestState): void {
+  for (const entry of state.entries) entry.abandoned = true;
+}
+
+function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
+  const guard = guardOf(this);
+  if (guard.phase === SENT) {
+    if (this.headersSent || guard.saved.length === 0)
+      return guard.originals.writeHead.apply(this, args);
+    // The head is built now: put the sessions' headers in, whatever the handler did since.
+    const hadHeaders = this.getHeaderNames().length > 0;
+    const sessions = guard.saved.map((saved) => {
+      setSessionHeaders(this, saved.entry.transport, saved.header);
+      return { transport: saved.entry.transport, header: saved.header };
+    });
+    return guard.originals.writeHead.apply(this, mergeWriteHeadArgs(args, sessions, hadHeaders));
+  }
+  return output(guard, "writeHead", args);
+}
+
+function guardedWrite(this: ServerResponse, ...args: unknown[]): unknown {
+  const guard = guardOf(this);
+  if (guard.phase === SENT) return guard.originals.write.apply(this, args);
+  return output(guard, "write", args);
+}
+
+function guardedFlushHeaders(this: ServerResponse): void {
+  const guard = guardOf(this);
+  if (guard.phase === SENT) {
+    guard.originals.flushHeaders.apply(this, []);
+    return;
+  }
+  output(guard, "flushHeaders", []);
+}
+
+function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
+  const guard = guardOf(this);
+  if (guard.phase !== SENT) return output(guard, "end", args);
+  if (!this.headersSent || this.writableEnded) return guard.originals.end.apply(this, args);
+  // Headers are out: a session changed since (or with store work pending) is committed before
+  // the end; a failure aborts the connection rather than completing the response.
+  let late: Promise<void>[] | undefined;
+  try {
+    for (const saved of guard.saved) {
+      const session = saved.entry.session;
+      const changed =
+        !saved.entry.abandoned &&
+        (sessionInternals.changes(session) !== saved.changes ||
+          sessionInternals.hasPending(session));
+      if (!changed) continue;
+      saved.changes = sessionInternals.changes(session);
+      const done = saved.entry.core.saveLate(session);
+      if (isPromiseLike(done)) {
+        late ??= [];
+        late.push(done);
+      }
+    }
+  } catch (err) {
+    abort(guard, err);
+    return this;
+  }
+  if (late === undefined) return guard.originals.end.apply(this, args);
+  const held = new HeldResponse(guard.req, this, true);
+  guard.held = held;
+  guard.phase = HELD;
+  const result = held.call("end", args);
+  settle(
+    guard,
+    Promise.all(late),
+    () => release(guard),
+    (err) => {
+      guard.held = undefined;
+      held.discard();
+      abort(guard, err);
+    },
+  );
+  return result;
+}
+
+/**
+ * Saves every session of the request before the response head, the way the first output call
+ * would, for adapters that commit after their framework's handlers and route errors their
+ * framework's way (Koa). On failure the sessions are abandoned and the response is left open
+ * for the framework's error answer.
+ * @returns undefined when done synchronously, else a Promise (rejecting with the store error).
+ */
+export function saveBeforeOutput(state: RequestState, status: number): Promise<void> | undefined {
+  const guard = state.guard as Guard | undefined;
+  if (guard === undefined || guard.phase !== OPEN) return undefined;
+  let pending: Promise<void> | undefined;
+  try {
+    pending = startSave(guard, status);
+  } catch (err) {
+    reopen(guard);
+    throw err;
+  }
+  if (pending === undefined) {
+    guard.phase = SENT;
+    return undefined;
+  }
+  guard.phase = HELD; // output meanwhile (a detached write) is held like any other
+  return pending.then(
+    () => {
+      if (guard.held !== undefined) release(guard);
+      guard.phase = SENT;
+    },
+    (err: unknown) => {
+      guard.held?.discard();
+      guard.held = undefined;
+      reopen(guard);
+      throw err;
+    },
+  );
+}
+
+/** After a failed save that the framework answers: abandon, and let its answer through. */
+function reopen(guard: Guard): void {
+  abandonSessions(guard.state);
+  guard.saved = [];
+  guard.phase = OPEN;
+}
+
+/** Starts the save of every session; a Promise when some store answers asynchronously. */
+function startSave(guard: Guard, status: number): Promise<void> | undefined {
+  let pending: Promise<unknown>[] | undefined;
+  for (const entry of guard.state.entries) {
+    sessionInternals.lockToken(entry.session);
+    if (!entry.abandoned && entry.abandonWhen?.(status) === true) entry.abandoned = true;
+    const saved: Saved = { entry, header: undefined, changes: 0 };
+    guard.saved.push(saved);
+    if (entry.abandoned) continue;
+    const header = entry.core.save(entry.session, entry.transport);
+    if (isPromiseLike(header)) {
+      pending ??= [];
+      pending.push(
+        header.then((value) => {
+          saved.header = value;
+          saved.changes = sessionInternals.changes(entry.session);
+        }),
+      );
+    } else {
+      saved.header = header;
+      saved.changes = sessionInternals.changes(entry.session);
+    }
+  }
+  return pending === undefined ? undefined : Promise.all(pending).then(() => undefined);
+}
+
+/** The first output call, or one made while the response is held or after a failed commit. */
+function output(guard: Guard, method: Wrapped, args: unknown[]): unknown {
+  const res = guard.res;
+  if (guard.phase === HELD) {
+    guard.held ??= new HeldResponse(guard.req, res, false);
+    return guard.held.call(method, args);
+  }
+  if (guard.phase === FAILED) return absorb(guard, method, args);
+  // OPEN: save every session now, before Node builds the head.
+  const status =
+    method === "writeHead" && typeof args[0] === "number" ? (args[0] as number) : res.statusCode;
+  let pending: Promise<void> | undefined;
+  try {
+    pending = startSave(guard, status);
+  } catch (err) {
+    fail(guard, err);
+    return absorb(guard, method, args);
+  }
+  if (pending === undefined) {
+    guard.phase = SENT;
+    return (res as unknown as Record<Wrapped, Method>)[method].apply(res, args);
+  }
+  const held = new HeldResponse(guard.req, res, false);
+  guard.held = held;
+  guard.phase = HELD;
+  settle(
+    guard,
+    pending,
+    () => release(guard),
+    (err) => {
+      const callbacks = held.discard();
+      guard.held = undefined;
+      fail(guard, err);
+      // The handler's end(cb) and write(cb) still hear back, once the error answer is out.
+      if (callbacks.length > 0) {
+        onceDone(res, () => {
+          for (const cb of callbacks) cb();
+        });
+      }
+    },
+  );
+  return held.call(method, args);
+}
+
+/** Runs `onDone` or `onFailed` when `work` settles; nothing they throw escapes. */
+function settle(
+  guard: Guard,
+  work: Promise<unknown>,
+  onDone: () => void,
+  onFailed: (err: unknown) => void,
+): void {
+  work.then(onDone, onFailed).catch((err: unknown) => {
+    logSafely(guard, "the response path failed", err);
+    if (!guard.res.destroyed) guard.res.destroy();
+  });
+}
+
+function logSafely(guard: Guard, what: string, err: unknown): void {
+  try {
+    guard.state.entries[0]?.core.logger.error(
+      `scs-ts: ${what}: ${err instanceof Error ? err.name : typeof err}`,
+    );
+  } catch {
+    // a logger that throws must not take the response path down with it
+  }
+}
+
+function release(guard: Guard): void {
+  const held = guard.held;
+  guard.held = undefined;
+  guard.phase = SENT;
+  if (held === undefined) return;
+  for (const err of held.release()) logSafely(guard, "a held response call failed on replay", err);
+}
+
+/** A commit failed before the headers went out: the untouched response answers the error. */
+function fail(guard: Guard, err: unknown): void {
+  guard.phase = FAILED;
+  abandonSessions(guard.state);
+  for (const saved of guard.saved) saved.header = undefined; // no session cookie on the error
+  const res = guard.res;
+  // The route's Content-Length, Content-Type... describe a body that will not be sent.
+  dropRepresentationHeaders(res);
+  errorPath.run(guard, () => report(guard, err));
+}
+
+/** A late commit failed after the headers went out: the client must not take it as complete. */
+function abort(guard: Guard, err: unknown): void {
+  guard.phase = FAILED;
+  abandonSessions(guard.state);
+  errorPath.run(guard, () => report(guard, err));
+  if (!guard.res.destroyed) guard.res.destroy();
+}
+
+function report(guard: Guard, err: unknown): void {
+  const entry = guard.state.entries.find((e) => e.fail !== undefined) ?? guard.state.entries[0];
+  if (entry === undefined) return;
+  try {
+    if (entry.fail !== undefined) entry.fail(err);
+    else entry.core.handleError(err, guard.req, guard.res);
+  } catch (thrown) {
+    logSafely(guard, "the error handler threw", thrown);
+    if (!guard.res.destroyed) guard.res.destroy();
+  }
+}
+
+/**
+ * After a failed commit: the error path's own calls go to Node; the handler's are absorbed
+ * (answered as if accepted, their callbacks called once the error answer is out), so nothing
+ * the handler writes can reach the client as if its session had been saved.
+ */
+function absorb(guard: Guard, method: Wrapped, args: unknown[]): unknown {
+  const res = guard.res;
+  if (errorPath.getStore() === guard) {
+    guard.phase = SENT;
+    try {
+      return (res as unknown as Record<Wrapped, Method>)[method].apply(res, args);
+    } finally {
+      guard.phase = FAILED;
+    }
+  }
+  for (const arg of args) {
+    if (typeof arg === "function") onceDone(res, arg as () => void);
+  }
+  if (method === "write") return true;
+  if (method === "flushHeaders") return undefined;
+  return res;
+}
+
+/** Calls `fn` once the response finished or closed. */
+function onceDone(res: ServerResponse, fn: () => void): void {
+  if (res.writableFinished || res.destroyed) {
+    process.nextTick(fn);
+    return;
+  }
+  let called = false;
+  const once = () => {
+    if (called) return;
+    called = true;
+    res.off("finish", once);
+    res.off("close", once);
+    fn();
+  };
+  res.on("finish", once);
+  res.on("close", once);
+}

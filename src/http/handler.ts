@@ -1,0 +1,102 @@
+/**
+ * node:http LoadAndSave (`sessions.handler(next)`): load the session before the handler, guard
+ * the response so the session is committed before its first byte, and route failures to the
+ * manager's error path.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
+import type { Session } from "../session.ts";
+import { isPromiseLike } from "../store.ts";
+import type { SessionCore } from "./core.ts";
+import { abandonSessions, guardResponse } from "./guard.ts";
+import { addSessionEntry, type RequestState } from "./request-state.ts";
+
+/** Options of `sessions.handler(next, options)`: the token transport. */
+export type HandlerOptions = TransportOptions;
+
+/** Options for adapters that route errors and statuses their framework's way. */
+export interface AttachOptions {
+  /** Receives a failed commit instead of the manager's error path (e.g. Express's `next`). */
+  fail?: (err: unknown) => void;
+  /** True for a status that must not commit the session (e.g. 404, 5xx). */
+  abandonWhen?: (statusCode: number) => boolean;
+  /** Further objects `sessions.from(...)` should find the session by (a framework's request). */
+  keys?: readonly object[];
+}
+
+/**
+ * Puts `session` on the request and guards its response: the one step every node:http-based
+ * adapter shares.
+ * @returns the request's state.
+ */
+export function attachSession<Data extends object>(
+  core: SessionCore<Data>,
+  transport: Transport,
+  req: IncomingMessage,
+  res: ServerResponse,
+  session: Session<Data>,
+  options: AttachOptions = {},
+): RequestState {
+  const state = addSessionEntry(
+    {
+      core: core as unknown as SessionCore,
+      session: session as unknown as Session<object>,
+      transport,
+      abandoned: false,
+      fail: options.fail,
+      abandonWhen: options.abandonWhen,
+    },
+    options.keys === undefined ? [req, res] : [req, res, ...options.keys],
+  );
+  guardResponse(req, res, state);
+  return state;
+}
+
+/**
+ * Builds the node:http request listener for `sessions.handler(next, options)`.
+ * @returns a `(req, res)` listener.
+ * @throws TypeError when `options.header` is not a header name.
+ */
+export function createHandler<Data extends object>(
+  core: SessionCore<Data>,
+  next: (req: IncomingMessage, res: ServerResponse) => unknown,
+  options?: HandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (typeof next !== "function") {
+    throw new TypeError(`handler needs a function: ${typeof next}`);
+  }
+  const transport = resolveTransport(options);
+  const run = (req: IncomingMessage, res: ServerResponse, session: Session<Data>): void => {
+    const state = attachSession(core, transport, req, res, session);
+    const failed = (err: unknown) => {
+      abandonSessions(state);
+      core.handleError(err, req, res);
+    };
+    let result: unknown;
+    try {
+      result = next(req, res);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    if (isPromiseLike(result)) result.then(undefined, failed);
+  };
+  return function loadAndSave(req: IncomingMessage, res: ServerResponse): void {
+    let loaded: Session<Data> | Promise<Session<Data>>;
+    try {
+      loaded = core.load(core.readToken(req.headers, transport));
+    } catch (err) {
+      core.handleError(err, req, res);
+      return;
+    }
+    if (isPromiseLike(loaded)) {
+      loaded.then(
+        (session) => run(req, res, session),
+        (err: unknown) => core.handleError(err, req, res),
+      );
+    } else {
+      run(req, res, loaded);
+    }
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * The headers of a session response — `Vary`, the session's `Set-Cookie` (or transport header)
+ * and `Cache-Control: no-cache="Set-Cookie"` — merged with what the application set itself,
+ * whether it used `setHeader` or passed headers to `writeHead`.
+ * @module
+ */
+import { type OutgoingHttpHeaders, type ServerResponse, validateHeaderName } from "node:http";
+import type { Transport } from "../options.ts";
+import type { SessionHeader } from "./core.ts";
+
+/** Where response headers are read and written: a `ServerResponse`, or an adapter's wrapper. */
+export interface HeaderBag {
+  getHeader(name: string): number | string | string[] | null | undefined;
+  setHeader(name: string, value: string | string[]): unknown;
+}
+
+/** The headers one session adds to its response. */
+export interface SessionHeaders {
+  readonly transport: Transport;
+  /** The session's own header, when it has one to send. */
+  readonly header: SessionHeader | undefined;
+}
+
+/**
+ * Sets a session's headers on `res`, merged with the application's: `Vary` always; when the
+ * session has a header, that header (Set-Cookie appended to the application's cookies) and
+ * `Cache-Control: no-cache="<name>"`. Idempotent: calling it again adds nothing twice.
+ */
+export function setSessionHeaders(
+  res: HeaderBag,
+  transport: Transport,
+  header: SessionHeader | undefined,
+): void {
+  appendHeaderToken(res, "Vary", transport.vary);
+  if (header === undefined) return;
+  if (header.name === "Set-Cookie") {
+    const existing = res.getHeader("Set-Cookie");
+    if (existing === undefined || existing === null) res.setHeader("Set-Cookie", header.value);
+    else if (Array.isArray(existing)) {
+      if (!existing.includes(header.value))
+        res.setHeader("Set-Cookie", [...existing, header.value]);
+    } else if (String(existing) !== header.value) {
+      res.setHeader("Set-Cookie", [String(existing), header.value]);
+    }
+  } else {
+    res.setHeader(header.name, header.value);
+  }
+  appendHeaderToken(res, "Cache-Control", `no-cache="${header.name}"`);
+}
+
+/** Adds `token` to a comma-separated header unless already present. */
+function appendHeaderToken(res: HeaderBag, name: string, token: string): void {
+  const existing = res.getHeader(name);
+  if (existing === undefined || existing === null) {
+    res.setHeader(name, token);
+    return;
+  }
+  const text = Array.isArray(existing) ? existing.join(", ") : String(existing);
+  if (hasToken(text, token)) return;
+  res.setHeader(name, `${text}, ${token}`);
+}
+
+function hasToken(text: string, token: string): boolean {
+  return text
+    .toLowerCase()
+    .split(/\s*,\s*/)
+    .includes(token.toLowerCase());
+}
+
+/**
+ * The arguments of a `writeHead(status, [reason], [headers])` call with the sessions' headers
+ * merged into its `headers` argument. Node lets those headers replace what `setHeader` set, so
+ * the sessions' `Vary`, `Set-Cookie` and `Cache-Control` (set with `setHeader` before) would
+ * be lost when the application passes the same names; every other header is left to Node,
+ * which validates and merges exactly as it does without a session.
+ * `hadHeaders` says whether the application had set any header itself: without, Node would
+ * have taken its "only writeHead headers" path, whose array-of-pairs form is kept working.
+ * @returns the arguments to call Node's writeHead with (the caller's own are never mutated).
+ */
+export function mergeWriteHeadArgs(
+  args: unknown[],
+  sessions: readonly SessionHeaders[],
+  hadHeaders: boolean,
+): unknown[] {
+  const at = typeof args[1] === "string" ? 2 : 1;
+  const headers = args[at];
+  if (headers === null || typeof headers !== "object") return args;
+  let merged: unknown;
+  if (Array.isArray(headers)) {
+    let flat = headers as unknown[];
+    if (!hadHeaders && flat.length > 0 && Array.isArray(flat[0])) {
+      flat = (flat as unknown[][]).flatMap((pair) => [pair[0], pair[1]]);
+    }
+    if (flat.length % 2 !== 0) return args; // Node refuses it, as without a session
+    merged = mergeIntoPairs(flat, sessions);
+  } else {
+    if (!hadHeaders && Object.hasOwn(headers, "")) validateHeaderName(""); // throws, as Node would
+    merged = mergeIntoObject(headers as OutgoingHttpHeaders, sessions);
+  }
+  const out = args.slice();
+  out[at] = merged;
+  return out;
+}
+
+function mergeIntoObject(
+  headers: OutgoingHttpHeaders,
+  sessions: readonly SessionHeaders[],
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ...headers };
+  const keyOf = (name: string): string | undefined => {
+    let found: string | undefined;
+    for (const key of Object.keys(out)) if (key.toLowerCase() === name.toLowerCase()) found = key;
+    return found;
+  };
+  for (const { transport, header } of sessions) {
+    const varyKey = keyOf("vary");
+    if (varyKey !== undefined) out[varyKey] = withToken(out[varyKey], transport.vary);
+    if (header === undefined) continue;
+    const key = keyOf(header.name);
+    if (key !== undefined) {
+      if (header.name === "Set-Cookie") {
+        const value = out[key];
+        const list = Array.isArray(value)
+          ? value.map(String)
+          : value === undefined
+            ? []
+            : [String(value)];
+        if (!list.includes(header.value)) out[key] = [...list, header.value];
+      } else {
+        out[key] = header.value;
+      }
+    }
+    const cacheKey = keyOf("cache-control");
+    if (cacheKey !== undefined)
+      out[cacheKey] = withToken(out[cacheKey], `no-cache="${header.name}"`);
+  }
+  return out;
+}
+
+function mergeIntoPairs(pairs: unknown[], sessions: readonly SessionHeaders[]): unknown[] {
+  const out = pairs.slice();
+  const valuesOf = (name: string): string[] => {
+    const values: string[] = [];
+    for (let i = 0; i + 1 < out.length; i += 2) {
+      if (String(out[i]).toLowerCase() === name.toLowerCase()) values.push(String(out[i + 1]));
+    }
+    return values;
+  };
+  for (const { transport, header } of sessions) {
+    const vary = valuesOf("vary");
+    if (vary.length > 0 && !hasToken(vary.join(", "), transport.vary))
+      out.push("Vary", transport.vary);
+    if (header === undefined) continue;
+    const own = valuesOf(header.name);
+    if (own.length > 0 && !own.includes(header.value)) {
+      if (header.name === "Set-Cookie") out.push(header.name, header.value);
+      else {
+        for (let i = 0; i + 1 < out.length; i += 2) {
+          if (String(out[i]).toLowerCase() === header.name.toLowerCase()) out[i + 1] = header.value;
+        }
+      }
+    }
+    const token = `no-cache="${header.name}"`;
+    const cache = valuesOf("cache-control");
+    if (cache.length > 0 && !hasToken(cache.join(", "), token)) out.push("Cache-Control", token);
+  }
+  return out;
+}
+
+function withToken(value: unknown, token: string): string | number | string[] {
+  if (value === undefined || value === null) return token;
+  const text = Array.isArray(value) ? value.join(", ") : String(value);
+  return hasToken(text, token) ? (value as string | number | string[]) : `${text}, ${token}`;
+}
+
+/** Headers that describe the route's body; an error response replacing it must not keep them. */
+export const REPRESENTATION_HEADERS: readonly string[] = [
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "content-language",
+  "etag",
+  "last-modified",
+];
+
+/**
+ * Removes the route's representation headers (Content-Type, Content-Length, ETag...) from a
+ * response whose body will be replaced by an error response, unless they already went out.
+ */
+export function dropRepresentationHeaders(res: ServerResponse): void {
+  if (res.headersSent) return;
+  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+}

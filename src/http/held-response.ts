@@ -1,0 +1,231 @@
+/**
+ * A response held while its session commit runs. The client must not see a byte before the
+ * commit succeeded, yet the handler must observe exactly what Node would show it: the same
+ * throws (an invalid status code, a header set after writeHead), the same return values
+ * (write's backpressure), the same `headersSent` and `writableEnded`. So, while held, the
+ * handler's calls go to a stand-in: a real `ServerResponse` with the same request, headers
+ * and status, attached to no socket. Node's own code validates each call and answers it; the
+ * call is recorded. When the commit succeeds the recording is replayed on the real response,
+ * which was left untouched and so behaves the same; when it fails the recording is dropped and
+ * the untouched response is free for the error answer.
+ * @module
+ */
+import { type IncomingMessage, ServerResponse } from "node:http";
+
+type Recorded =
+  | { readonly method: string; readonly args: unknown[]; readonly threw: boolean }
+  | { readonly property: "statusCode" | "statusMessage"; readonly value: unknown };
+
+/** Methods that change the response: answered by the stand-in, then recorded for replay. */
+const RECORDED_METHODS = [
+  "writeHead",
+  "write",
+  "end",
+  "flushHeaders",
+  "setHeader",
+  "appendHeader",
+  "removeHeader",
+  "setHeaders",
+  "addTrailers",
+] as const;
+
+/** Methods that only read: answered by the stand-in. */
+const READ_METHODS = [
+  "getHeader",
+  "getHeaders",
+  "getHeaderNames",
+  "getRawHeaderNames",
+  "hasHeader",
+] as const;
+
+/** Getters that only read: answered by the stand-in. */
+const READ_ACCESSORS = [
+  "headersSent",
+  "writableEnded",
+  "writableFinished",
+  "writableLength",
+  "writableNeedDrain",
+  "finished",
+] as const;
+
+/** Data properties the handler may assign: forwarded to the stand-in and recorded. */
+const RECORDED_PROPERTIES = ["statusCode", "statusMessage"] as const;
+
+type Indexed = Record<string, unknown>;
+type AnyMethod = (...args: unknown[]) => unknown;
+
+function noop(): void {}
+
+/** Callbacks never go to the stand-in (it never flushes); the real response calls them. */
+function withoutCallbacks(args: unknown[]): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (typeof args[i] === "function") {
+      out ??= args.slice();
+      out[i] = undefined;
+    }
+  }
+  return out ?? args;
+}
+
+/**
+ * The handler's view of a held response. `call` answers an output call through the stand-in;
+ * `release` replays everything on the real response; `discard` drops it.
+ */
+export class HeldResponse {
+  readonly #res: ServerResponse;
+  readonly #stand: ServerResponse;
+  readonly #recorded: Recorded[] = [];
+  /** Own properties of the response that the hold replaced, restored afterwards. */
+  readonly #saved = new Map<string, PropertyDescriptor | undefined>();
+  /** A write answered false: the handler may wait for 'drain'. */
+  #backpressure = false;
+  readonly #statusCode: number;
+  readonly #statusMessage: string;
+
+  /**
+   * Holds `res`: from now on the handler's calls on it are answered by a stand-in.
+   * @param headersSent whether the real response's headers already went out (a late commit).
+   */
+  constructor(req: IncomingMessage, res: ServerResponse, headersSent: boolean) {
+    this.#res = res;
+    this.#statusCode = res.statusCode;
+    this.#statusMessage = res.statusMessage;
+    const Response = ServerResponse as unknown as new (
+      req: IncomingMessage,
+      options: { highWaterMark: number },
+    ) => ServerResponse;
+    const stand = new Response(req, { highWaterMark: res.writableHighWaterMark });
+    stand.on("error", noop); // the real response reports the same error when replayed
+    const rawNames = (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames();
+    for (const name of rawNames) {
+      const value = res.getHeader(name);
+      if (value !== undefined) stand.setHeader(name, value);
+    }
+    stand.statusCode = res.statusCode;
+    stand.statusMessage = res.statusMessage;
+    stand.sendDate = res.sendDate;
+    stand.strictContentLength = res.strictContentLength;
+    if (headersSent) stand.writeHead(res.statusCode, res.statusMessage);
+    this.#stand = stand;
+    this.#install();
+  }
+
+  /**
+   * Answers `method(...args)` as Node would, through the stand-in, and records it.
+   * @returns what Node returned (the real response where Node returned itself).
+   * @throws what Node threw.
+   */
+  call(method: string, args: unknown[]): unknown {
+    const stand = this.#stand as unknown as Indexed;
+    let result: unknown;
+    try {
+      result = (stand[method] as AnyMethod).apply(stand, withoutCallbacks(args));
+    } catch (err) {
+      // Replayed too: a throwing call may have changed state first (as writeHead does).
+      this.#recorded.push({ method, args, threw: true });
+      throw err;
+    }
+    this.#recorded.push({ method, args, threw: false });
+    if (result === false && method === "write") this.#backpressure = true;
+    return result === this.#stand ? this.#res : result;
+  }
+
+  /**
+   * Ends the hold and replays every recorded call on the real response, in order. Errors the
+   * handler already received from the stand-in are not raised again.
+   * @returns errors the real response raised where the stand-in had not (none expected).
+   */
+  release(): unknown[] {
+    this.#restore();
+    const res = this.#res as unknown as Indexed;
+    const unexpected: unknown[] = [];
+    for (const entry of this.#recorded) {
+      if ("property" in entry) {
+        res[entry.property] = entry.value;
+        continue;
+      }
+      try {
+        (res[entry.method] as AnyMethod).apply(res, entry.args);
+      } catch (err) {
+        if (!entry.threw) unexpected.push(err);
+      }
+    }
+    this.#recorded.length = 0;
+    if (this.#backpressure) {
+      const real = this.#res;
+      // The handler saw write() answer false; make sure it hears 'drain'.
+      process.nextTick(() => {
+        if (!real.destroyed && !real.writableNeedDrain) real.emit("drain");
+      });
+    }
+    return unexpected;
+  }
+
+  /**
+   * Ends the hold without replaying: the response is left as it was before the hold.
+   * @returns the callbacks the handler passed to recorded calls (it still expects them called).
+   */
+  discard(): (() => void)[] {
+    this.#restore();
+    const callbacks: (() => void)[] = [];
+    for (const entry of this.#recorded) {
+      if ("method" in entry && !entry.threw) {
+        for (const arg of entry.args)
+          if (typeof arg === "function") callbacks.push(arg as () => void);
+      }
+    }
+    this.#recorded.length = 0;
+    return callbacks;
+  }
+
+  #install(): void {
+    const res = this.#res;
+    const stand = this.#stand as unknown as Indexed;
+    const define = (name: string, descriptor: PropertyDescriptor) => {
+      this.#saved.set(name, Object.getOwnPropertyDescriptor(res, name));
+      Object.defineProperty(res, name, { configurable: true, ...descriptor });
+    };
+    for (const name of RECORDED_METHODS) {
+      if (name === "writeHead" || name === "write" || name === "end" || name === "flushHeaders") {
+        continue; // the guard's own wrappers route these to `call`
+      }
+      if (typeof stand[name] !== "function") continue; // not in this Node version
+      define(name, {
+        writable: true,
+        value: (...args: unknown[]) => this.call(name, args),
+      });
+    }
+    for (const name of READ_METHODS) {
+      if (typeof stand[name] !== "function") continue;
+      define(name, {
+        writable: true,
+        value: (...args: unknown[]) => (stand[name] as AnyMethod).apply(stand, args),
+      });
+    }
+    for (const name of READ_ACCESSORS) {
+      define(name, { get: () => stand[name], set: noop });
+    }
+    for (const property of RECORDED_PROPERTIES) {
+      define(property, {
+        get: () => stand[property],
+        set: (value: unknown) => {
+          stand[property] = value;
+          this.#recorded.push({ property, value });
+        },
+      });
+    }
+  }
+
+  #restore(): void {
+    const res = this.#res;
+    for (const [name, descriptor] of this.#saved) {
+      if (descriptor === undefined) delete (res as unknown as Indexed)[name];
+      else Object.defineProperty(res, name, descriptor);
+    }
+    this.#saved.clear();
+    // statusCode and statusMessage are own data properties of every response.
+    res.statusCode = this.#statusCode;
+    res.statusMessage = this.#statusMessage;
+  }
+}

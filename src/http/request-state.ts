@@ -1,0 +1,76 @@
+/**
+ * The one place per-request state lives: a WeakMap from the request's objects (the node
+ * request and response, and a framework's own request or context object) to one record with
+ * the request's sessions and its response guard. Nothing is added to a framework's objects or
+ * their prototypes, so sub-apps and frameworks that reset prototypes keep working.
+ * @module
+ */
+import type { Transport } from "../options.ts";
+import type { Session } from "../session.ts";
+import type { SessionCore } from "./core.ts";
+
+/** One manager's session on one request (several when managers are nested). */
+export interface SessionEntry<Data extends object = object> {
+  readonly core: SessionCore<Data>;
+  readonly session: Session<Data>;
+  readonly transport: Transport;
+  /** The request failed or its commit failed: never commit this session again. */
+  abandoned: boolean;
+  /** Receives a failed commit instead of the manager's error path (e.g. Express `next`). */
+  readonly fail: ((err: unknown) => void) | undefined;
+  /** True for a response status that must not commit the session (adapters: 404, 5xx). */
+  readonly abandonWhen: ((statusCode: number) => boolean) | undefined;
+}
+
+/** Everything scs-ts keeps for one request. */
+export interface RequestState {
+  readonly entries: SessionEntry[];
+  /** The response guard's state, when the response is guarded. */
+  guard: object | undefined;
+}
+
+const states = new WeakMap<object, RequestState>();
+
+/**
+ * The state of the request `key` belongs to (its node request or response, or a framework
+ * object bound with {@link bindRequestState}).
+ * @returns the state, or undefined when the request has none.
+ */
+export function requestStateOf(key: object): RequestState | undefined {
+  return states.get(key);
+}
+
+/**
+ * Adds a session entry to the request's state, creating the state on first use, and binds it
+ * to every object given, so `sessions.from(any of them)` finds it.
+ * @returns the request's state.
+ */
+export function addSessionEntry(entry: SessionEntry, keys: readonly object[]): RequestState {
+  let state: RequestState | undefined;
+  for (const key of keys) {
+    state = states.get(key);
+    if (state !== undefined) break;
+  }
+  if (state === undefined) state = { entries: [], guard: undefined };
+  state.entries.push(entry);
+  for (const key of keys) states.set(key, state);
+  return state;
+}
+
+/**
+ * The session `core`'s manager gave the request `key` belongs to.
+ * @returns the session, or undefined.
+ */
+export function sessionOf<Data extends object>(
+  key: object,
+  core: SessionCore<Data>,
+): Session<Data> | undefined {
+  const state = states.get(key);
+  if (state === undefined) return undefined;
+  for (const entry of state.entries) {
+    if (entry.core === (core as unknown as SessionCore)) {
+      return entry.session as unknown as Session<Data>;
+    }
+  }
+  return undefined;
+}
