@@ -125,6 +125,9 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return out;
 }
 
+/** 9999-12-31T23:59:59Z: the last instant a cookie date (four-digit year) can name. */
+const LAST_COOKIE_DATE = Date.UTC(9999, 11, 31, 23, 59, 59);
+
 /**
  * Builds a `Set-Cookie` value. With `expiry` null it is a deletion cookie (`Max-Age=0` and an
  * Expires in 1970); with `persistent` false it has neither Expires nor Max-Age (a browser-session
@@ -143,8 +146,11 @@ export function serializeCookie(
   if (expiry === null) {
     cookie = `${options.name}=${options.fixedAttributes}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT`;
   } else if (persistent) {
-    const maxAge = Math.max(1, Math.ceil((expiry.getTime() - now) / 1000));
-    cookie = `${options.name}=${value}${options.fixedAttributes}; Max-Age=${maxAge}; Expires=${httpDate(expiry)}`;
+    // RFC 6265 §5.1.1 dates have four-digit years: a later expiry is written as the last one.
+    const at = Math.min(expiry.getTime(), LAST_COOKIE_DATE);
+    const capped = at === expiry.getTime() ? expiry : new Date(at);
+    const maxAge = Math.max(1, Math.ceil((at - now) / 1000));
+    cookie = `${options.name}=${value}${options.fixedAttributes}; Max-Age=${maxAge}; Expires=${httpDate(capped)}`;
   } else {
     cookie = `${options.name}=${value}${options.fixedAttributes}`;
   }

@@ -105,11 +105,14 @@ function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
     if (this.headersSent || guard.saved.length === 0)
       return guard.originals.writeHead.apply(this, args);
     // The head is built now: put the sessions' headers in, whatever the handler did since.
-    const hadHeaders = this.getHeaderNames().length > 0;
-    const sessions = guard.saved.map((saved) => {
-      setSessionHeaders(this, saved.entry.transport, saved.header);
-      return { transport: saved.entry.transport, header: saved.header };
-    });
+    const withHeaders = args.length > 1 && typeof args[args.length - 1] === "object";
+    const hadHeaders = withHeaders && this.getHeaderNames().length > 0;
+    for (const saved of guard.saved) setSessionHeaders(this, saved.entry.transport, saved.header);
+    if (!withHeaders) return guard.originals.writeHead.apply(this, args);
+    const sessions = guard.saved.map((saved) => ({
+      transport: saved.entry.transport,
+      header: saved.header,
+    }));
     return guard.originals.writeHead.apply(this, mergeWriteHeadArgs(args, sessions, hadHeaders));
   }
   return output(guard, "writeHead", args);
