@@ -143,6 +143,7 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
   try {
     for (const saved of guard.saved) {
       const session = saved.entry.session;
+      if (!saved.entry.abandoned) saved.entry.beforeSave?.();
       const changed =
         !saved.entry.abandoned &&
         (sessionInternals.changes(session) !== saved.changes ||
@@ -229,6 +230,7 @@ function startSave(guard: Guard, status: number): Promise<void> | undefined {
     const saved: Saved = { entry, header: undefined, changes: 0 };
     guard.saved.push(saved);
     if (entry.abandoned) continue;
+    entry.beforeSave?.();
     const header = entry.core.save(entry.session, entry.transport);
     if (isPromiseLike(header)) {
       pending ??= [];

@@ -23,6 +23,8 @@ export interface AttachOptions {
   abandonWhen?: (statusCode: number) => boolean;
   /** Further objects `sessions.from(...)` should find the session by (a framework's request). */
   keys?: readonly object[];
+  /** Called just before each save of the session (see `SessionEntry.beforeSave`). */
+  beforeSave?: () => void;
 }
 
 /**
@@ -46,6 +48,7 @@ export function attachSession<Data extends object>(
       abandoned: false,
       fail: options.fail,
       abandonWhen: options.abandonWhen,
+      beforeSave: options.beforeSave,
     },
     options.keys === undefined ? [req, res] : [req, res, ...options.keys],
   );

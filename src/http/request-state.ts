@@ -20,6 +20,11 @@ export interface SessionEntry<Data extends object = object> {
   readonly fail: ((err: unknown) => void) | undefined;
   /** True for a response status that must not commit the session (adapters: 404, 5xx). */
   readonly abandonWhen: ((statusCode: number) => boolean) | undefined;
+  /**
+   * Called just before the session is saved (before the head, and again before a late commit
+   * at the end): a drop-in adapter copies its property-style data into the session here.
+   */
+  readonly beforeSave?: (() => void) | undefined;
 }
 
 /** Everything scs-ts keeps for one request. */
