@@ -10,10 +10,18 @@ export class SessionError extends Error {
 
 /**
  * The store could not be reached or did not answer in time (network, timeout, no leader).
- * The default `onError` answers 503 with it. `cause` holds the underlying error.
+ * The default `onError` answers 503 with it. `cause` holds the underlying error. It carries
+ * `status`/`statusCode` 503 and `expose` false, the fields framework error handlers read
+ * (Express's final handler, Koa, Fastify), so their answer is a 503 that shows no message.
  */
 export class StoreUnavailableError extends SessionError {
   override name = "StoreUnavailableError";
+  /** The HTTP status frameworks answer this error with. @default 503 */
+  readonly status = 503;
+  /** The same, under the name Fastify and http-errors also read. @default 503 */
+  readonly statusCode = 503;
+  /** Frameworks do not show the message to the client. @default false */
+  readonly expose = false;
 }
 
 /** The codec refused a value (names the key) or could not decode stored bytes. */

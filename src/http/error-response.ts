@@ -28,6 +28,7 @@ export function defaultOnError(logger: Logger, err: unknown, res: ServerResponse
   const status = unavailable ? 503 : 500;
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = status;
+  res.statusMessage = ""; // the route's reason phrase (maybe invalid) is not ours to send
   res.setHeader("Content-Type", "text/plain; charset=utf-8");
   res.setHeader("Cache-Control", "no-store");
   if (unavailable) res.setHeader("Retry-After", "1");

@@ -41,8 +41,12 @@ const FAILED = 3;
 interface Saved {
   entry: SessionEntry;
   header: SessionHeader | undefined;
-  /** The session's change counter when it was committed. */
+  /** The session's change counter when its save started. */
   changes: number;
+  /** The response status the save was decided with. */
+  status: number;
+  /** Not saved: the request had failed (or the status said so). */
+  skipped: boolean;
 }
 
 interface Guard {
@@ -101,32 +105,42 @@ export function abandonSessions(state: RequestState): void {
 
 function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
   const guard = guardOf(this);
-  if (guard.phase === SENT) {
-    if (this.headersSent || guard.saved.length === 0)
-      return guard.originals.writeHead.apply(this, args);
-    // The head is built now: put the sessions' headers in, whatever the handler did since.
-    const withHeaders = args.length > 1 && typeof args[args.length - 1] === "object";
-    const hadHeaders = withHeaders && this.getHeaderNames().length > 0;
-    for (const saved of guard.saved) setSessionHeaders(this, saved.entry.transport, saved.header);
-    if (!withHeaders) return guard.originals.writeHead.apply(this, args);
-    const sessions = guard.saved.map((saved) => ({
-      transport: saved.entry.transport,
-      header: saved.header,
-    }));
-    return guard.originals.writeHead.apply(this, mergeWriteHeadArgs(args, sessions, hadHeaders));
+  if (guard.phase !== SENT || (!this.headersSent && stale(guard, statusOf(this, args)))) {
+    return output(guard, "writeHead", args);
   }
-  return output(guard, "writeHead", args);
+  if (this.headersSent || guard.saved.length === 0) {
+    return guard.originals.writeHead.apply(this, args);
+  }
+  // The head is built now: put the sessions' headers in, whatever the handler did since.
+  const withHeaders = args.length > 1 && typeof args[args.length - 1] === "object";
+  // No header set yet: Node's "only writeHead headers" path, kept by passing ours in the call.
+  const inject = withHeaders && this.getHeaderNames().length === 0;
+  if (!inject) {
+    for (const saved of guard.saved) setSessionHeaders(this, saved.entry.transport, saved.header);
+  }
+  const call = withHeaders
+    ? mergeWriteHeadArgs(
+        args,
+        guard.saved.map((saved) => ({ transport: saved.entry.transport, header: saved.header })),
+        inject,
+      )
+    : args;
+  const result = guard.originals.writeHead.apply(this, call);
+  if (this.headersSent) lockTokens(guard);
+  return result;
 }
 
 function guardedWrite(this: ServerResponse, ...args: unknown[]): unknown {
   const guard = guardOf(this);
-  if (guard.phase === SENT) return guard.originals.write.apply(this, args);
+  if (guard.phase === SENT && (this.headersSent || !stale(guard, this.statusCode))) {
+    return guard.originals.write.apply(this, args);
+  }
   return output(guard, "write", args);
 }
 
 function guardedFlushHeaders(this: ServerResponse): void {
   const guard = guardOf(this);
-  if (guard.phase === SENT) {
+  if (guard.phase === SENT && (this.headersSent || !stale(guard, this.statusCode))) {
     guard.originals.flushHeaders.apply(this, []);
     return;
   }
@@ -135,22 +149,18 @@ function guardedFlushHeaders(this: ServerResponse): void {
 
 function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
   const guard = guardOf(this);
-  if (guard.phase !== SENT) return output(guard, "end", args);
+  if (guard.phase !== SENT || (!this.headersSent && stale(guard, this.statusCode))) {
+    return output(guard, "end", args);
+  }
   if (!this.headersSent || this.writableEnded) return guard.originals.end.apply(this, args);
   // Headers are out: a session changed since (or with store work pending) is committed before
   // the end; a failure aborts the connection rather than completing the response.
   let late: Promise<void>[] | undefined;
   try {
     for (const saved of guard.saved) {
-      const session = saved.entry.session;
-      if (!saved.entry.abandoned) saved.entry.beforeSave?.();
-      const changed =
-        !saved.entry.abandoned &&
-        (sessionInternals.changes(session) !== saved.changes ||
-          sessionInternals.hasPending(session));
-      if (!changed) continue;
-      saved.changes = sessionInternals.changes(session);
-      const done = saved.entry.core.saveLate(session);
+      if (!changedSince(saved)) continue;
+      saved.changes = sessionInternals.changes(saved.entry.session);
+      const done = saved.entry.core.saveLate(saved.entry.session);
       if (isPromiseLike(done)) {
         late ??= [];
         late.push(done);
@@ -176,6 +186,43 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
     },
   );
   return result;
+}
+
+/**
+ * Whether a session changed since it was saved (its property data synced first), so the save
+ * must run again before the head is built: the head carries the session as it is then.
+ */
+function stale(guard: Guard, status: number): boolean {
+  if (guard.saved.length !== guard.state.entries.length) return true;
+  for (const saved of guard.saved) {
+    if (changedSince(saved)) return true;
+    const abandonWhen = saved.entry.abandonWhen;
+    if (abandonWhen !== undefined && abandonWhen(saved.status) !== abandonWhen(status)) return true;
+  }
+  return false;
+}
+
+/** The status a head built by this call would carry (an invalid one throws in Node). */
+function statusOf(res: ServerResponse, args: unknown[]): number {
+  const code = args[0];
+  return typeof code === "number" && Number.isInteger(code) && code >= 100 && code <= 999
+    ? code
+    : res.statusCode;
+}
+
+function changedSince(saved: Saved): boolean {
+  const { entry } = saved;
+  if (entry.abandoned || saved.skipped) return false;
+  entry.beforeSave?.();
+  return (
+    sessionInternals.changes(entry.session) !== saved.changes ||
+    sessionInternals.hasPending(entry.session)
+  );
+}
+
+/** The head is built: a new token could no longer reach the client. */
+function lockTokens(guard: Guard): void {
+  for (const entry of guard.state.entries) sessionInternals.lockToken(entry.session);
 }
 
 /**
@@ -223,26 +270,27 @@ function reopen(guard: Guard): void {
 
 /** Starts the save of every session; a Promise when some store answers asynchronously. */
 function startSave(guard: Guard, status: number): Promise<void> | undefined {
+  guard.saved = [];
   let pending: Promise<unknown>[] | undefined;
   for (const entry of guard.state.entries) {
-    sessionInternals.lockToken(entry.session);
-    if (!entry.abandoned && entry.abandonWhen?.(status) === true) entry.abandoned = true;
-    const saved: Saved = { entry, header: undefined, changes: 0 };
+    // A failed request (404, 5xx for the adapters) does not commit what it changed.
+    const skip = entry.abandoned || entry.abandonWhen?.(status) === true;
+    if (!skip) entry.beforeSave?.();
+    // Counted before the save: a change made while it runs makes the session stale.
+    const changes = sessionInternals.changes(entry.session);
+    const saved: Saved = { entry, header: undefined, changes, status, skipped: skip };
     guard.saved.push(saved);
-    if (entry.abandoned) continue;
-    entry.beforeSave?.();
+    if (skip) continue;
     const header = entry.core.save(entry.session, entry.transport);
     if (isPromiseLike(header)) {
       pending ??= [];
       pending.push(
         header.then((value) => {
           saved.header = value;
-          saved.changes = sessionInternals.changes(entry.session);
         }),
       );
     } else {
       saved.header = header;
-      saved.changes = sessionInternals.changes(entry.session);
     }
   }
   return pending === undefined ? undefined : Promise.all(pending).then(() => undefined);
@@ -253,12 +301,11 @@ function output(guard: Guard, method: Wrapped, args: unknown[]): unknown {
   const res = guard.res;
   if (guard.phase === HELD) {
     guard.held ??= new HeldResponse(guard.req, res, false);
-    return guard.held.call(method, args);
+    return heldCall(guard, guard.held, method, args);
   }
   if (guard.phase === FAILED) return absorb(guard, method, args);
   // OPEN: save every session now, before Node builds the head.
-  const status =
-    method === "writeHead" && typeof args[0] === "number" ? (args[0] as number) : res.statusCode;
+  const status = method === "writeHead" ? statusOf(res, args) : res.statusCode;
   let pending: Promise<void> | undefined;
   try {
     pending = startSave(guard, status);
@@ -289,7 +336,16 @@ function output(guard: Guard, method: Wrapped, args: unknown[]): unknown {
       }
     },
   );
-  return held.call(method, args);
+  return heldCall(guard, held, method, args);
+}
+
+/** A call on the held response; once the stand-in built its head, tokens are locked. */
+function heldCall(guard: Guard, held: HeldResponse, method: string, args: unknown[]): unknown {
+  try {
+    return held.call(method, args);
+  } finally {
+    if (held.headersSent) lockTokens(guard);
+  }
 }
 
 /** Runs `onDone` or `onFailed` when `work` settles; nothing they throw escapes. */

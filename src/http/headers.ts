@@ -4,7 +4,7 @@
  * whether it used `setHeader` or passed headers to `writeHead`.
  * @module
  */
-import { type OutgoingHttpHeaders, type ServerResponse, validateHeaderName } from "node:http";
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Transport } from "../options.ts";
 import type { SessionHeader } from "./core.ts";
 
@@ -69,33 +69,34 @@ function hasToken(text: string, token: string): boolean {
 
 /**
  * The arguments of a `writeHead(status, [reason], [headers])` call with the sessions' headers
- * merged into its `headers` argument. Node lets those headers replace what `setHeader` set, so
- * the sessions' `Vary`, `Set-Cookie` and `Cache-Control` (set with `setHeader` before) would
- * be lost when the application passes the same names; every other header is left to Node,
- * which validates and merges exactly as it does without a session.
- * `hadHeaders` says whether the application had set any header itself: without, Node would
- * have taken its "only writeHead headers" path, whose array-of-pairs form is kept working.
+ * put into its `headers` argument.
+ *
+ * - `inject` false (the application set headers with `setHeader`, and so did the sessions):
+ *   Node lets `writeHead`'s headers replace those, so the sessions' `Vary`, `Set-Cookie` and
+ *   `Cache-Control` are merged into the argument where it names them.
+ * - `inject` true (no header was set before): Node takes its "only writeHead headers" path,
+ *   which validates the argument as a whole and keeps nothing of it when a header is invalid.
+ *   To keep that path exactly, the sessions' headers all go into the argument instead of
+ *   `setHeader`.
+ *
+ * Every other header is left to Node, which validates and merges as it does without a session.
  * @returns the arguments to call Node's writeHead with (the caller's own are never mutated).
  */
 export function mergeWriteHeadArgs(
   args: unknown[],
   sessions: readonly SessionHeaders[],
-  hadHeaders: boolean,
+  inject: boolean,
 ): unknown[] {
   const at = typeof args[1] === "string" ? 2 : 1;
   const headers = args[at];
   if (headers === null || typeof headers !== "object") return args;
   let merged: unknown;
   if (Array.isArray(headers)) {
-    let flat = headers as unknown[];
-    if (!hadHeaders && flat.length > 0 && Array.isArray(flat[0])) {
-      flat = (flat as unknown[][]).flatMap((pair) => [pair[0], pair[1]]);
-    }
-    if (flat.length % 2 !== 0) return args; // Node refuses it, as without a session
-    merged = mergeIntoPairs(flat, sessions);
+    const nested = headers.length > 0 && Array.isArray(headers[0]);
+    if (!nested && headers.length % 2 !== 0) return args; // Node refuses it, as without a session
+    merged = mergeIntoPairs(headers as unknown[], sessions, inject, nested);
   } else {
-    if (!hadHeaders && Object.hasOwn(headers, "")) validateHeaderName(""); // throws, as Node would
-    merged = mergeIntoObject(headers as OutgoingHttpHeaders, sessions);
+    merged = mergeIntoObject(headers as OutgoingHttpHeaders, sessions, inject);
   }
   const out = args.slice();
   out[at] = merged;
@@ -105,15 +106,16 @@ export function mergeWriteHeadArgs(
 function mergeIntoObject(
   headers: OutgoingHttpHeaders,
   sessions: readonly SessionHeaders[],
+  inject: boolean,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ...headers };
   const keyOf = (name: string): string | undefined => {
     let found: string | undefined;
     for (const key of Object.keys(out)) if (key.toLowerCase() === name.toLowerCase()) found = key;
-    return found;
+    return found ?? (inject ? name : undefined);
   };
   for (const { transport, header } of sessions) {
-    const varyKey = keyOf("vary");
+    const varyKey = keyOf("Vary");
     if (varyKey !== undefined) out[varyKey] = withToken(out[varyKey], transport.vary);
     if (header === undefined) continue;
     const key = keyOf(header.name);
@@ -130,40 +132,54 @@ function mergeIntoObject(
         out[key] = header.value;
       }
     }
-    const cacheKey = keyOf("cache-control");
-    if (cacheKey !== undefined)
+    const cacheKey = keyOf("Cache-Control");
+    if (cacheKey !== undefined) {
       out[cacheKey] = withToken(out[cacheKey], `no-cache="${header.name}"`);
+    }
   }
   return out;
 }
 
-function mergeIntoPairs(pairs: unknown[], sessions: readonly SessionHeaders[]): unknown[] {
-  const out = pairs.slice();
-  const valuesOf = (name: string): string[] => {
-    const values: string[] = [];
-    for (let i = 0; i + 1 < out.length; i += 2) {
-      if (String(out[i]).toLowerCase() === name.toLowerCase()) values.push(String(out[i + 1]));
-    }
-    return values;
-  };
+function mergeIntoPairs(
+  headers: unknown[],
+  sessions: readonly SessionHeaders[],
+  inject: boolean,
+  nested: boolean,
+): unknown[] {
+  const pairs: [unknown, unknown][] = nested
+    ? (headers as unknown[][]).map((pair) => [pair[0], pair[1]])
+    : [];
+  if (!nested)
+    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+  const valuesOf = (name: string): string[] =>
+    pairs
+      .filter(([key]) => String(key).toLowerCase() === name.toLowerCase())
+      .map(([, v]) => String(v));
+  const added: [string, string][] = [];
   for (const { transport, header } of sessions) {
     const vary = valuesOf("vary");
-    if (vary.length > 0 && !hasToken(vary.join(", "), transport.vary))
-      out.push("Vary", transport.vary);
+    if ((inject || vary.length > 0) && !hasToken(vary.join(", "), transport.vary)) {
+      added.push(["Vary", transport.vary]);
+    }
     if (header === undefined) continue;
     const own = valuesOf(header.name);
-    if (own.length > 0 && !own.includes(header.value)) {
-      if (header.name === "Set-Cookie") out.push(header.name, header.value);
-      else {
-        for (let i = 0; i + 1 < out.length; i += 2) {
-          if (String(out[i]).toLowerCase() === header.name.toLowerCase()) out[i + 1] = header.value;
+    if ((inject || own.length > 0) && !own.includes(header.value)) {
+      if (header.name !== "Set-Cookie") {
+        for (const pair of pairs) {
+          if (String(pair[0]).toLowerCase() === header.name.toLowerCase()) pair[1] = header.value;
         }
       }
+      if (header.name === "Set-Cookie" || own.length === 0) added.push([header.name, header.value]);
     }
     const token = `no-cache="${header.name}"`;
     const cache = valuesOf("cache-control");
-    if (cache.length > 0 && !hasToken(cache.join(", "), token)) out.push("Cache-Control", token);
+    if ((inject || cache.length > 0) && !hasToken(cache.join(", "), token)) {
+      added.push(["Cache-Control", token]);
+    }
   }
+  if (nested) return [...headers.map((_, i) => pairs[i]), ...added];
+  const out: unknown[] = [];
+  for (const [key, value] of [...pairs, ...added]) out.push(key, value);
   return out;
 }
 

@@ -106,9 +106,18 @@ export class HeldResponse {
     stand.statusMessage = res.statusMessage;
     stand.sendDate = res.sendDate;
     stand.strictContentLength = res.strictContentLength;
-    if (headersSent) stand.writeHead(res.statusCode, res.statusMessage);
+    if (headersSent) {
+      // Only to mark the stand-in's head as sent (what the handler sets now is ignored anyway).
+      const code = res.statusCode;
+      stand.writeHead(Number.isInteger(code) && code >= 100 && code <= 999 ? code : 200, "-");
+    }
     this.#stand = stand;
     this.#install();
+  }
+
+  /** Whether the stand-in built its head (the handler sees `headersSent` true). */
+  get headersSent(): boolean {
+    return this.#stand.headersSent;
   }
 
   /**
