@@ -10,6 +10,9 @@ export const entries = {
   fastify: "src/adapters/fastify.ts",
   hono: "src/adapters/hono.ts",
   koa: "src/adapters/koa.ts",
+  "express-session": "src/adapters/express-session.ts",
+  "koa-session": "src/adapters/koa-session.ts",
+  "fastify-session": "src/adapters/fastify-session.ts",
 };
 
 export default defineConfig({

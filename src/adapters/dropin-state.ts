@@ -1,0 +1,430 @@
+/**
+ * What the drop-in entries (`scs-ts/express-session`, `scs-ts/koa-session`,
+ * `scs-ts/fastify-session`) share: session data kept as plain properties of a peer-shaped
+ * object and mirrored into the request's scs-ts {@link Session} just before each save, the
+ * token a fresh session shows before its first commit, the cookie view, and the peers'
+ * callback-or-promise convention.
+ *
+ * Change detection is by encoding, as the peers hash their JSON: the data is encoded with the
+ * manager's codec when the object is filled and again before each save; only when the bytes
+ * differ are the changed keys found (one small encoding per key) and put on, or removed from,
+ * the session. A session whose data did not change is left unmodified, so nothing is written
+ * and no cookie is sent; in-place changes to nested values (`session.flash.info.push(m)`) are
+ * seen like assignments.
+ * @module
+ */
+import type { Codec } from "../codec.ts";
+import type { SessionManager } from "../manager.ts";
+import { REMEMBER_ME_KEY, type Session, type SessionData, sessionInternals } from "../session.ts";
+import { generateToken, hashToken } from "../token.ts";
+
+/** The deadline every comparison encoding carries, so only the values decide. */
+const EPOCH = new Date(0);
+
+/** A peer method's optional callback: `(err?) => void`. */
+export type Callback = (err?: unknown) => void;
+
+/** Data as the codec takes it: no prototype, so a `__proto__` key stays data. */
+type Values = Record<string, unknown>;
+
+function emptyValues(): Values {
+  return Object.create(null) as Values;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The peers' data properties of `target`: own enumerable keys whose value is not undefined
+ * (JSON-based stores drop undefined values too; csrf-sync revokes a token by assigning it).
+ * @returns the values, or undefined when there are none.
+ */
+function dataOf(target: object): Values | undefined {
+  let data: Values | undefined;
+  const record = target as Record<string, unknown>;
+  for (const key of Object.keys(target)) {
+    const value = record[key];
+    if (value === undefined) continue;
+    data ??= emptyValues();
+    data[key] = value;
+  }
+  return data;
+}
+
+/**
+ * One request's drop-in session: the scs-ts session underneath, and the peer-shaped object
+ * (the "target") whose properties are the data.
+ */
+export class DropInState<Data extends object = SessionData> {
+  readonly manager: SessionManager<Data>;
+  readonly session: Session<Data>;
+  /** Whether the session was not found in the store when the request began. */
+  readonly isNew: boolean;
+  /** The object whose properties are the data now; null once unset or destroyed. */
+  target: object | null = null;
+  /** Whether this request changed the session (data, token, expiry or existence). */
+  changed = false;
+  readonly #codec: Codec;
+  /** The encoding of the data as last mirrored; undefined when there was none. */
+  #snapshot: Uint8Array | undefined;
+
+  constructor(manager: SessionManager<Data>, session: Session<Data>) {
+    this.manager = manager;
+    this.session = session;
+    this.isNew = session.token === "";
+    this.#codec = manager.codec;
+  }
+
+  /** The session's values as the peers' data (without scs-ts's own `__rememberMe`). */
+  #sessionData(): Values | undefined {
+    const values = sessionInternals.values(this.session) as Values;
+    let data: Values | undefined;
+    for (const key of Object.keys(values)) {
+      if (key === REMEMBER_ME_KEY) continue;
+      data ??= emptyValues();
+      data[key] = values[key];
+    }
+    return data;
+  }
+
+  /**
+   * Makes `target` the session's object and copies the session's data onto it as own
+   * enumerable properties. Keys the object already answers (its methods, `cookie`, `id`) are
+   * left out, as express-session does.
+   */
+  fill(target: object): void {
+    this.target = target;
+    const data = this.#sessionData();
+    if (data === undefined) {
+      this.#snapshot = undefined;
+      return;
+    }
+    let shown: Values | undefined;
+    for (const key of Object.keys(data)) {
+      if (key in target) continue;
+      Object.defineProperty(target, key, {
+        value: data[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      shown ??= emptyValues();
+      shown[key] = data[key];
+    }
+    this.#snapshot = shown === undefined ? undefined : this.#codec.encode(EPOCH, shown);
+  }
+
+  /**
+   * Makes `target` the session's object with the data it already holds as the session's new
+   * data (Koa's `ctx.session = {...}`, Fastify's regenerate with kept keys): the next
+   * {@link sync} writes the difference.
+   */
+  adopt(target: object): void {
+    this.target = target;
+  }
+
+  /**
+   * Mirrors the target's data into the session: puts changed keys, removes deleted ones.
+   * Called before every save, and by the peers' `save()`.
+   * @throws CodecError naming the key when a value cannot be stored.
+   */
+  sync(): void {
+    const target = this.target;
+    if (target === null) return;
+    const data = dataOf(target);
+    const before = this.#snapshot;
+    if (data === undefined && before === undefined) return;
+    const bytes = data === undefined ? undefined : this.#codec.encode(EPOCH, data);
+    if (bytes !== undefined && before !== undefined && equalBytes(bytes, before)) return;
+    const old = before === undefined ? emptyValues() : this.#codec.decode(before).values;
+    const session = this.session as unknown as Session<SessionData>;
+    if (data !== undefined) {
+      for (const key of Object.keys(data)) {
+        if (Object.hasOwn(old, key) && this.#same(old[key], data[key])) continue;
+        session.put(key, data[key]);
+      }
+    }
+    for (const key of Object.keys(old)) {
+      if (data === undefined || !Object.hasOwn(data, key)) session.remove(key);
+    }
+    this.#snapshot = bytes;
+    this.changed = true;
+  }
+
+  #same(a: unknown, b: unknown): boolean {
+    if (Object.is(a, b) && (a === null || typeof a !== "object")) return true;
+    const one = emptyValues();
+    const other = emptyValues();
+    one.v = a;
+    other.v = b;
+    return equalBytes(this.#codec.encode(EPOCH, one), this.#codec.encode(EPOCH, other));
+  }
+
+  /**
+   * The session's token. A fresh session gets its token here, on first use, as the peers give
+   * an id at once; it is stored (and sent) only if the session changes.
+   */
+  token(): string {
+    const session = this.session;
+    if (session.token !== "" || session.status === "destroyed") return session.token;
+    const token = generateToken();
+    const storeKey = this.manager.options.hashTokenInStore ? hashToken(token) : token;
+    sessionInternals.assignToken(session, token, storeKey);
+    return token;
+  }
+
+  /**
+   * A new token for the same session (the old one dies when the response is committed).
+   * @param clear also drop the data (express-session and @fastify/session regenerate so).
+   * @throws SessionError once the response headers went out.
+   */
+  renew(clear: boolean): void {
+    // renewToken throws synchronously when it is too late; its Promise is already settled.
+    void this.session.renewToken();
+    if (clear) {
+      this.session.clear();
+      this.#snapshot = undefined;
+    }
+    this.changed = true;
+  }
+
+  /**
+   * Deletes the session from the store (the response sends a deletion cookie) and detaches the
+   * object.
+   * @returns the store's delete.
+   */
+  destroy(): Promise<void> {
+    this.target = null;
+    this.#snapshot = undefined;
+    this.changed = true;
+    return this.session.destroy();
+  }
+
+  /**
+   * Re-reads the session from the store, dropping what this request changed and has not
+   * mirrored yet, and fills `target` with it.
+   * @returns a Promise settled when done; rejects when the session is not in the store.
+   */
+  async reload(target: object): Promise<void> {
+    const token = this.session.token;
+    const stored = token === "" ? undefined : await this.manager.load(token);
+    if (stored === undefined || stored.token === "") {
+      throw new Error("failed to load session");
+    }
+    const values = sessionInternals.values(stored) as Values;
+    const copy: Values = {};
+    for (const key of Object.keys(values)) {
+      Object.defineProperty(copy, key, {
+        value: values[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    sessionInternals.replaceValues(this.session as unknown as Session<SessionData>, copy);
+    this.fill(target);
+  }
+
+  /** Whether the session holds no data. */
+  get empty(): boolean {
+    const target = this.target;
+    return target === null || dataOf(target) === undefined;
+  }
+
+  /** A plain copy of the data (for `toJSON`, `data()`). */
+  data(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const data = this.target === null ? undefined : dataOf(this.target);
+    if (data === undefined) return out;
+    for (const key of Object.keys(data)) {
+      Object.defineProperty(out, key, {
+        value: data[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+
+  /** Whether the cookie has Expires/Max-Age (not a browser-session cookie). */
+  get persistent(): boolean {
+    return this.manager.options.cookie.persist || this.session.remembered;
+  }
+
+  /** When the cookie (and the stored session) expires; null for a browser-session cookie. */
+  get expires(): Date | null {
+    if (!this.persistent) return null;
+    const options = this.manager.options;
+    const deadline = sessionInternals.deadline(this.session);
+    const idle = options.idleTimeout;
+    return new Date(idle > 0 ? Math.min(deadline, options.now() + idle) : deadline);
+  }
+
+  /** The configured lifetime of a cookie, in ms: the idle timeout when rolling, else the lifetime. */
+  get originalMaxAge(): number | null {
+    if (!this.persistent) return null;
+    const options = this.manager.options;
+    return options.idleTimeout > 0 ? options.idleTimeout : options.lifetime;
+  }
+
+  /**
+   * Sets how long the session lives from now (the peers' `cookie.maxAge = ms`). `null` makes a
+   * browser-session cookie, which needs the manager's `cookie.persist: false` (with the default
+   * `persist: true` every cookie is persistent and null changes nothing).
+   */
+  setMaxAge(ms: number | null): void {
+    const options = this.manager.options;
+    if (ms === null) {
+      if (!options.cookie.persist && this.session.remembered) {
+        this.session.rememberMe(false);
+        this.changed = true;
+      }
+      return;
+    }
+    if (typeof ms !== "number" || Number.isNaN(ms)) {
+      throw new TypeError(`cookie.maxAge is invalid: ${String(ms)} (expected milliseconds)`);
+    }
+    this.session.setDeadline(new Date(options.now() + ms));
+    if (!options.cookie.persist) this.session.rememberMe(true);
+    this.changed = true;
+  }
+}
+
+/**
+ * Runs a peer method's store work with its callback (called on a later tick, as the peers'
+ * stores call back) or, without one, as a Promise.
+ * @returns undefined with a callback, else the Promise.
+ */
+export function callbackOrPromise(
+  work: () => Promise<void> | undefined,
+  callback: Callback | undefined,
+): Promise<void> | undefined {
+  let promise: Promise<void>;
+  try {
+    promise = work() ?? Promise.resolve();
+  } catch (err) {
+    promise = Promise.reject(err);
+  }
+  if (typeof callback !== "function") return promise;
+  promise.then(
+    () => callback(),
+    (err: unknown) => callback(err),
+  );
+  return undefined;
+}
+
+/** The session cookie's attributes, as the peers show them on `session.cookie`. */
+export interface CookieView {
+  originalMaxAge: number | null;
+  maxAge: number | null;
+  expires: Date | null;
+  readonly httpOnly: boolean;
+  readonly secure: boolean;
+  readonly sameSite: "lax" | "strict" | "none" | false;
+  readonly path: string;
+  readonly domain: string | undefined;
+  readonly partitioned: boolean;
+  toJSON(): Record<string, unknown>;
+}
+
+function fixed(name: string): never {
+  throw new TypeError(
+    `session.cookie.${name} is fixed by the SessionManager's cookie options; set cookie.${name} there`,
+  );
+}
+
+/**
+ * `session.cookie` of the Express and Fastify shapes: `maxAge` and `expires` read and set the
+ * session's expiry; the other attributes come from the manager and cannot be set per session
+ * (setting one throws a TypeError rather than be silently ignored).
+ */
+export class SessionCookie implements CookieView {
+  readonly #state: DropInState<object>;
+
+  constructor(state: DropInState<object>) {
+    this.#state = state;
+  }
+
+  get originalMaxAge(): number | null {
+    return this.#state.originalMaxAge;
+  }
+  set originalMaxAge(ms: number | null) {
+    this.#state.setMaxAge(ms);
+  }
+
+  /** Milliseconds until the cookie expires; null for a browser-session cookie. */
+  get maxAge(): number | null {
+    const expires = this.#state.expires;
+    return expires === null ? null : expires.getTime() - this.#state.manager.options.now();
+  }
+  set maxAge(ms: number | null) {
+    this.#state.setMaxAge(ms ?? null);
+  }
+
+  get expires(): Date | null {
+    return this.#state.expires;
+  }
+  set expires(date: Date | null) {
+    if (date instanceof Date) {
+      this.#state.setMaxAge(date.getTime() - this.#state.manager.options.now());
+    } else if (date === null || date === undefined || (date as unknown) === false) {
+      this.#state.setMaxAge(null);
+    } else {
+      throw new TypeError(`cookie.expires is invalid: ${String(date)} (expected a Date or null)`);
+    }
+  }
+
+  get httpOnly(): boolean {
+    return this.#state.manager.options.cookie.httpOnly;
+  }
+  set httpOnly(_: boolean) {
+    fixed("httpOnly");
+  }
+  get secure(): boolean {
+    return this.#state.manager.options.cookie.secure;
+  }
+  set secure(_: boolean) {
+    fixed("secure");
+  }
+  get sameSite(): "lax" | "strict" | "none" | false {
+    return this.#state.manager.options.cookie.sameSite;
+  }
+  set sameSite(_: "lax" | "strict" | "none" | false) {
+    fixed("sameSite");
+  }
+  get path(): string {
+    return this.#state.manager.options.cookie.path;
+  }
+  set path(_: string) {
+    fixed("path");
+  }
+  get domain(): string | undefined {
+    return this.#state.manager.options.cookie.domain;
+  }
+  set domain(_: string | undefined) {
+    fixed("domain");
+  }
+  get partitioned(): boolean {
+    return this.#state.manager.options.cookie.partitioned;
+  }
+  set partitioned(_: boolean) {
+    fixed("partitioned");
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      originalMaxAge: this.originalMaxAge,
+      expires: this.expires,
+      secure: this.secure,
+      httpOnly: this.httpOnly,
+      domain: this.domain,
+      path: this.path,
+      sameSite: this.sameSite,
+      partitioned: this.partitioned,
+    };
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * Drop-in replacement for koa-session 7 (Koa 2 and 3): change the import, keep the rest.
+ * `ctx.session` has koa-session's shape — data as plain properties, `ctx.session = null`
+ * destroys, `regenerate()`, `save()`, `manuallyCommit()`, `maxAge`, `isNew`, `populated` — so
+ * koa-passport works unchanged. Underneath it is scs-ts: sessions live in a server-side store
+ * (not in the cookie), the session is committed before Koa writes the body and only when its
+ * data changed, regenerate deletes the old token.
+ *
+ * Type the data by declaring it in {@link KoaDropInData}.
+ *
+ * @example
+ * import Koa from "koa";
+ * import session from "scs-ts/koa-session"; // was: import session from "koa-session"
+ * import { SessionManager } from "scs-ts";
+ *
+ * const app = new Koa();
+ * app.use(session({ sessions: new SessionManager() }, app));
+ * app.use((ctx) => {
+ *   ctx.session.views = ((ctx.session.views as number) ?? 0) + 1;
+ *   ctx.body = `views: ${ctx.session.views}`;
+ * });
+ * @module
+ */
+import { inspect } from "node:util";
+import type { Middleware, ParameterizedContext } from "koa";
+import { coreOf } from "../http/core.ts";
+import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
+import { attachSession } from "../http/handler.ts";
+import { dropRepresentationHeaders } from "../http/headers.ts";
+import type { Session, SessionData } from "../session.ts";
+import { isPromiseLike } from "../store.ts";
+import { isFailedStatus, type RegisteredData } from "./common.ts";
+import { type DropInBaseOptions, type PeerOptionTable, resolveDropIn } from "./dropin-options.ts";
+import { type Callback, callbackOrPromise, DropInState } from "./dropin-state.ts";
+
+/**
+ * The type of `ctx.session`'s data. Empty (untyped values) until you declare your keys:
+ * `declare module "scs-ts/koa-session" { interface KoaDropInData { views: number } }`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by the application's declaration merging
+export interface KoaDropInData {}
+
+/** The methods of `ctx.session` (koa-session's `Session`); the data sits beside them. */
+export interface KoaDropInSession {
+  /** Whether the session was not in the store when the request began. */
+  readonly isNew: boolean;
+  /** How many data keys the session holds. */
+  readonly length: number;
+  /** Whether the session holds any data. */
+  readonly populated: boolean;
+  /** The session's lifetime in ms, or "session" for a browser-session cookie; setting it extends the session from now. */
+  maxAge: number | "session";
+  /** The session token (koa-session's external key). */
+  readonly externalKey: string;
+  /** Takes the data in; committed before the body, only if changed. */
+  save(callback?: Callback): Promise<void> | undefined;
+  /** A new token for the same data; the old one is deleted when the response is committed. */
+  regenerate(callback?: Callback): Promise<void> | undefined;
+  /** Takes the data in (the commit happens before the body whatever `autoCommit` says). */
+  manuallyCommit(): Promise<void>;
+  /** The data, as a plain object. */
+  toJSON(): Record<string, unknown>;
+}
+
+/** `ctx.session`, typed by {@link KoaDropInData}. */
+export type KoaSession = KoaDropInSession & Partial<RegisteredData<KoaDropInData>>;
+
+/** What the entry adds to Koa's context (a base of `ExtendableContext`). */
+export interface KoaDropInContext {
+  get session(): KoaSession;
+  set session(value: KoaSession | Record<string, unknown> | null);
+}
+
+declare module "koa" {
+  interface ExtendableContext extends KoaDropInContext {}
+}
+
+/** Options of `session(options, app)`: koa-session's, where they have a meaning here. */
+export interface KoaSessionOptions<Data extends object = SessionData>
+  extends DropInBaseOptions<Data> {
+  /** The cookie name. @default "koa.sess" (when the entry builds the manager) */
+  key?: string;
+  /** Lifetime in ms, or "session" for a browser-session cookie. @default 86_400_000 */
+  maxAge?: number | "session";
+  /** Resend the cookie on every response and expire `maxAge` after the last request (scs-ts's `idleTimeout`). @default false */
+  rolling?: boolean;
+  /** Accepted and ignored: the session is always committed before the body. */
+  autoCommit?: boolean;
+  /** Accepted and ignored. */
+  overwrite?: boolean;
+  /** Accepted and ignored: tokens need no signature. */
+  signed?: boolean;
+  /** Accepted and ignored (use `rolling`, or the manager's `idleTimeout`). */
+  renew?: boolean;
+  /** Cookie attributes at the top level, as koa-session takes them. */
+  httpOnly?: boolean;
+  secure?: boolean;
+  sameSite?: "lax" | "strict" | "none" | boolean;
+}
+
+const KOA_OPTIONS: PeerOptionTable = {
+  entry: "scs-ts/koa-session",
+  nameOption: "key",
+  defaultName: "koa.sess",
+  maxAgeAt: "top",
+  sessionCookieByDefault: false,
+  defaultMaxAge: 86_400_000,
+  rollingByDefault: false,
+  secureByDefault: false,
+  ignored: ["autoCommit", "overwrite", "signed", "renew"],
+  refused: {
+    externalKey: "the token travels in the cookie, or in a header with the header option",
+    ContextStore: "use an scs-ts store",
+    encode: "sessions are stored server-side; use the manager's codec",
+    decode: "sessions are stored server-side; use the manager's codec",
+    genid: "tokens are 256-bit random and cannot be chosen",
+    prefix: "tokens are 256-bit random and cannot be chosen",
+    valid: "not supported",
+    beforeSave: "not supported",
+  },
+};
+
+const TOP_LEVEL_COOKIE = ["httpOnly", "secure", "sameSite"] as const;
+
+/** koa-session's top-level cookie attributes moved into `cookie`, where the resolver reads them. */
+function normalise(options: Record<string, unknown>): Record<string, unknown> {
+  if (!TOP_LEVEL_COOKIE.some((key) => options[key] !== undefined)) return options;
+  const out: Record<string, unknown> = { ...options };
+  const cookie: Record<string, unknown> = { ...((options.cookie as object) ?? {}) };
+  for (const key of TOP_LEVEL_COOKIE) {
+    if (out[key] === undefined) continue;
+    if (cookie[key] !== undefined) {
+      throw new TypeError(`scs-ts/koa-session: give ${key} or cookie.${key}, not both`);
+    }
+    cookie[key] = out[key];
+    delete out[key];
+  }
+  out.cookie = cookie;
+  return out;
+}
+
+/** `ctx.session`: koa-session's `Session`, methods on the prototype, data as own properties. */
+class KoaSessionObject implements KoaDropInSession {
+  readonly #state: DropInState;
+  /** The maxAge set during this request, shown back as koa-session does. */
+  #maxAge: number | undefined;
+
+  constructor(state: DropInState) {
+    this.#state = state;
+  }
+
+  get isNew(): boolean {
+    return this.#state.isNew;
+  }
+
+  get length(): number {
+    return Object.keys(this.#state.data()).length;
+  }
+
+  get populated(): boolean {
+    return this.length > 0;
+  }
+
+  get maxAge(): number | "session" {
+    const state = this.#state;
+    if (!state.persistent) return "session";
+    return this.#maxAge ?? state.originalMaxAge ?? 0;
+  }
+
+  set maxAge(value: number | "session") {
+    if (value === "session") {
+      this.#state.setMaxAge(null);
+      this.#maxAge = undefined;
+      return;
+    }
+    this.#state.setMaxAge(value);
+    this.#maxAge = value;
+  }
+
+  get externalKey(): string {
+    return this.#state.token();
+  }
+
+  save(callback?: Callback): Promise<void> | undefined {
+    return callbackOrPromise(() => {
+      if (this.#state.target === this) this.#state.sync();
+      return undefined;
+    }, callback);
+  }
+
+  regenerate(callback?: Callback): Promise<void> | undefined {
+    return callbackOrPromise(() => {
+      this.#state.renew(false);
+      return undefined;
+    }, callback);
+  }
+
+  manuallyCommit(): Promise<void> {
+    return this.save() ?? Promise.resolve();
+  }
+
+  toJSON(): Record<string, unknown> {
+    return this.#state.data();
+  }
+
+  [inspect.custom](): Record<string, unknown> {
+    return this.toJSON();
+  }
+}
+
+/** `ctx.session = value`: null destroys, an object becomes the data. */
+function assign(state: DropInState, value: unknown): void {
+  if (value === null) {
+    if (state.target !== null) void state.destroy();
+    return;
+  }
+  if (typeof value !== "object") {
+    throw new Error("this.session can only be set as null or an object.");
+  }
+  if (value === state.target) return;
+  const next = new KoaSessionObject(state);
+  const from = value as Record<string, unknown>;
+  for (const key of Object.keys(value)) {
+    if (key in next) continue;
+    Object.defineProperty(next, key, {
+      value: from[key],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  state.adopt(next);
+}
+
+function isApp(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { use?: unknown }).use === "function"
+  );
+}
+
+/**
+ * Builds the middleware, in place of koa-session's `session(options, app)` (or
+ * `session(app, options)`). Load and commit errors are thrown into Koa's error path unless the
+ * manager has `onError`. A thrown downstream middleware, a 404 or a 5xx never commit a session
+ * changed on the way.
+ * @param options `{ sessions }`, or SessionManager options with koa-session's names (`key`,
+ *   `maxAge`, `rolling`...). See {@link KoaSessionOptions}.
+ * @param app the Koa application, accepted as koa-session takes it (not needed).
+ * @returns the middleware for `app.use`.
+ * @throws TypeError naming an invalid, refused or unknown option.
+ */
+function session<Data extends object = SessionData>(
+  options?: KoaSessionOptions<Data> | object,
+  app?: object | KoaSessionOptions<Data>,
+): Middleware {
+  const given = (isApp(options) ? app : options) ?? {};
+  if (typeof given !== "object" || given === null) {
+    throw new TypeError(`scs-ts/koa-session: option options is invalid: ${String(given)}`);
+  }
+  const { sessions, transport } = resolveDropIn<Data>(
+    normalise(given as Record<string, unknown>),
+    KOA_OPTIONS,
+  );
+  const core = coreOf<Data>(sessions);
+
+  // Koa's error path is a throw; onError answers on the raw response and Koa stays out of it.
+  const fail = (ctx: ParameterizedContext, err: unknown): void => {
+    dropRepresentationHeaders(ctx.res);
+    if (!core.hasErrorHandler) throw err;
+    ctx.respond = false;
+    core.handleError(err, ctx.req, ctx.res);
+  };
+
+  return async function scsKoaSessionDropIn(ctx, next): Promise<void> {
+    let loaded: Session<Data>;
+    try {
+      const found = core.load(core.readToken(ctx.req.headers, transport));
+      loaded = isPromiseLike(found) ? await found : found;
+    } catch (err) {
+      fail(ctx, err);
+      return;
+    }
+    const state = new DropInState(sessions, loaded) as unknown as DropInState;
+    state.fill(new KoaSessionObject(state));
+    Object.defineProperty(ctx, "session", {
+      get: () => state.target,
+      set: (value: unknown) => assign(state, value),
+      enumerable: true,
+      configurable: true,
+    });
+    const requestState = attachSession(core, transport, ctx.req, ctx.res, loaded, {
+      fail: (err) =>
+        core.hasErrorHandler ? core.handleError(err, ctx.req, ctx.res) : ctx.onerror(err as Error),
+      abandonWhen: isFailedStatus,
+      keys: [ctx],
+      beforeSave: () => state.sync(),
+    });
+    try {
+      await next();
+    } catch (err) {
+      abandonSessions(requestState); // a throw from downstream commits nothing
+      throw err;
+    }
+    // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
+    try {
+      const saved = saveBeforeOutput(requestState, ctx.status);
+      if (saved !== undefined) await saved;
+    } catch (err) {
+      fail(ctx, err);
+    }
+  };
+}
+
+export default session;
+export { session };
