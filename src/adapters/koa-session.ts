@@ -232,7 +232,12 @@ function assign(state: DropInState, value: unknown): void {
   state.adopt(next);
 }
 
-function isApp(value: unknown): boolean {
+/** A Koa application, as far as the entry looks at it. */
+export interface KoaApplication {
+  use(...args: never[]): unknown;
+}
+
+function isApp(value: unknown): value is KoaApplication {
   return (
     typeof value === "object" &&
     value !== null &&
@@ -252,8 +257,16 @@ function isApp(value: unknown): boolean {
  * @throws TypeError naming an invalid, refused or unknown option.
  */
 function session<Data extends object = SessionData>(
-  options?: KoaSessionOptions<Data> | object,
-  app?: object | KoaSessionOptions<Data>,
+  options?: KoaSessionOptions<Data>,
+  app?: KoaApplication,
+): Middleware;
+function session<Data extends object = SessionData>(
+  app: KoaApplication,
+  options?: KoaSessionOptions<Data>,
+): Middleware;
+function session<Data extends object = SessionData>(
+  options?: KoaSessionOptions<Data> | KoaApplication,
+  app?: KoaApplication | KoaSessionOptions<Data>,
 ): Middleware {
   const given = (isApp(options) ? app : options) ?? {};
   if (typeof given !== "object" || given === null) {
