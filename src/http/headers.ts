@@ -121,13 +121,7 @@ function mergeIntoObject(
     const key = keyOf(header.name);
     if (key !== undefined) {
       if (header.name === "Set-Cookie") {
-        const value = out[key];
-        const list = Array.isArray(value)
-          ? value.map(String)
-          : value === undefined
-            ? []
-            : [String(value)];
-        if (!list.includes(header.value)) out[key] = [...list, header.value];
+        out[key] = cookiesWith(out[key], header.value) as string[];
       } else {
         out[key] = header.value;
       }
@@ -146,41 +140,44 @@ function mergeIntoPairs(
   inject: boolean,
   nested: boolean,
 ): unknown[] {
-  const pairs: [unknown, unknown][] = nested
-    ? (headers as unknown[][]).map((pair) => [pair[0], pair[1]])
-    : [];
-  if (!nested)
-    for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
-  const valuesOf = (name: string): string[] =>
-    pairs
-      .filter(([key]) => String(key).toLowerCase() === name.toLowerCase())
-      .map(([, v]) => String(v));
-  const added: [string, string][] = [];
+  const pairs: [unknown, unknown][] = [];
+  if (nested) for (const pair of headers as unknown[][]) pairs.push([pair[0], pair[1]]);
+  else for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+  // Node versions differ on repeated names here (some keep the last, some keep all), so ours
+  // go into the last pair of that name: right either way.
+  const lastOf = (name: string): [unknown, unknown] | undefined => {
+    let found: [unknown, unknown] | undefined;
+    for (const pair of pairs)
+      if (String(pair[0]).toLowerCase() === name.toLowerCase()) found = pair;
+    return found;
+  };
+  const addTo = (name: string, merge: (value: unknown) => unknown, fresh: string) => {
+    const pair = lastOf(name);
+    if (pair !== undefined) pair[1] = merge(pair[1]);
+    else if (inject) pairs.push([name, fresh]);
+  };
   for (const { transport, header } of sessions) {
-    const vary = valuesOf("vary");
-    if ((inject || vary.length > 0) && !hasToken(vary.join(", "), transport.vary)) {
-      added.push(["Vary", transport.vary]);
-    }
+    addTo("Vary", (value) => withToken(value, transport.vary), transport.vary);
     if (header === undefined) continue;
-    const own = valuesOf(header.name);
-    if ((inject || own.length > 0) && !own.includes(header.value)) {
-      if (header.name !== "Set-Cookie") {
-        for (const pair of pairs) {
-          if (String(pair[0]).toLowerCase() === header.name.toLowerCase()) pair[1] = header.value;
-        }
-      }
-      if (header.name === "Set-Cookie" || own.length === 0) added.push([header.name, header.value]);
+    if (header.name === "Set-Cookie") {
+      addTo("Set-Cookie", (value) => cookiesWith(value, header.value), header.value);
+    } else {
+      addTo(header.name, () => header.value, header.value);
     }
     const token = `no-cache="${header.name}"`;
-    const cache = valuesOf("cache-control");
-    if ((inject || cache.length > 0) && !hasToken(cache.join(", "), token)) {
-      added.push(["Cache-Control", token]);
-    }
+    addTo("Cache-Control", (value) => withToken(value, token), token);
   }
-  if (nested) return [...headers.map((_, i) => pairs[i]), ...added];
-  const out: unknown[] = [];
-  for (const [key, value] of [...pairs, ...added]) out.push(key, value);
-  return out;
+  if (nested) return pairs;
+  return pairs.flat();
+}
+
+function cookiesWith(value: unknown, cookie: string): unknown {
+  const list = Array.isArray(value)
+    ? value.map(String)
+    : value === undefined
+      ? []
+      : [String(value)];
+  return list.includes(cookie) ? value : [...list, cookie];
 }
 
 function withToken(value: unknown, token: string): string | number | string[] {

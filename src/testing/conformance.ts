@@ -67,7 +67,15 @@ function bytes(text: string): Uint8Array {
 function assertBytes(actual: Uint8Array | undefined, expected: Uint8Array, what: string): void {
   assert.ok(actual !== undefined, `${what}: expected data, found undefined`);
   assert.ok(actual instanceof Uint8Array, `${what}: expected a Uint8Array`);
-  assert.deepEqual(Array.from(actual), Array.from(expected), `${what}: bytes differ`);
+  // Compared by hand: a deep-equal failure message of large arrays takes minutes on Node 22+.
+  if (actual.length !== expected.length) {
+    assert.fail(`${what}: ${actual.length} bytes, expected ${expected.length}`);
+  }
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] !== expected[i]) {
+      assert.fail(`${what}: byte ${i} is ${actual[i]}, expected ${expected[i]}`);
+    }
+  }
 }
 
 /**
