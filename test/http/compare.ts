@@ -196,8 +196,11 @@ function checkFailedStore(
     }
     return;
   }
-  // Changed after the response had ended, or once the client had all of it by its framing:
-  // nothing left to abort; the response is the bare one.
+  // Changed after the response had ended, or once the client had all of it by its framing.
+  // Changed after the end: the response is the bare one. Complete by framing but not ended
+  // (a 204 head, a full Content-Length body): the layer still holds the end, so aborting is
+  // right too (the client learns the store write failed); otherwise the bare response.
+  if (!firstTouch.writableEndedBefore && c.kind === "aborted") return;
   compareClient(bare.client, variant.client, errorResponse, push);
 }
 
