@@ -6,6 +6,8 @@ export const entries = {
   memstore: "src/stores/memstore-entry.ts",
   testing: "src/testing/index.ts",
   rqlitestore: "src/stores/rqlitestore-entry.ts",
+  sqlitestore: "src/stores/sqlitestore-entry.ts",
+  postgresstore: "src/stores/postgresstore-entry.ts",
   express: "src/adapters/express.ts",
   fastify: "src/adapters/fastify.ts",
   hono: "src/adapters/hono.ts",

@@ -6,7 +6,8 @@ import fc from "fast-check";
 import type { IterableStore } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
 import { RqliteStore } from "../../src/stores/rqlitestore.ts";
-import { type RqliteCluster, startNode } from "../helpers/rqlite.ts";
+import { startNode } from "../helpers/rqlite.ts";
+import { type ModelBackend, sqlModelBackends } from "./sql-model-backends.ts";
 
 /**
  * The store contract under random interleavings of commit / find / delete / all / clock moves,
@@ -113,6 +114,8 @@ interface Run {
   owns?: (token: string) => boolean;
   /** Compare `size` (MemStore only). */
   size?: () => number;
+  /** The store's expiry sweep, when it is not MemStore's `sweep()`. */
+  sweep?: () => Promise<unknown>;
 }
 
 async function play(run: Run, ops: Op[]): Promise<void> {
@@ -148,7 +151,7 @@ async function play(run: Run, ops: Op[]): Promise<void> {
         clock.now += step.ms;
         break;
       case "sweep":
-        await (store as MemStore).sweep();
+        await (run.sweep ? run.sweep() : (store as MemStore).sweep());
         model.sweep(clock.now);
         break;
     }
@@ -201,56 +204,78 @@ describe("MemStore against a Map model", () => {
   });
 });
 
-describe("RqliteStore on one real rqlited node against a Map model", () => {
-  let node: RqliteCluster;
-  let store: RqliteStore;
-  const clock = { now: 1_700_000_000_000 };
-
-  before(async () => {
-    node = await startNode();
-    store = new RqliteStore(node.urls, {
+/** RqliteStore on one real rqlited node; the SQL stores come from ./sql-model-backends.ts. */
+const rqliteBackend: ModelBackend = {
+  name: "RqliteStore on one real rqlited node",
+  runs: 30,
+  steps: 20,
+  async open(now) {
+    const node = await startNode();
+    const store = new RqliteStore(node.urls, {
       table: `model_${randomBytes(4).toString("hex")}`,
       cleanupInterval: 0,
-      now: () => clock.now,
+      now,
+    });
+    return {
+      store,
+      async close() {
+        await store.close();
+        await node.close();
+      },
+    };
+  },
+};
+
+for (const backend of [rqliteBackend, ...(await sqlModelBackends())]) backendSuite(backend);
+
+/** The model test for a store on a backend that outlives each sequence (a table keeps earlier runs' rows). */
+function backendSuite(backend: ModelBackend): void {
+  describe(`${backend.name} against a Map model`, () => {
+    let opened: Awaited<ReturnType<ModelBackend["open"]>> | undefined;
+    const clock = { now: 1_700_000_000_000 };
+
+    before(async () => {
+      opened = await backend.open(() => clock.now);
+    });
+    after(async () => {
+      await opened?.close();
+    });
+
+    it("random sequences agree with the model (the store's clock is injected)", async () => {
+      const { store, sweep } = opened!;
+      let runId = 0;
+      const steps = { minLength: backend.steps, maxLength: backend.steps };
+      await fc.assert(
+        fc.asyncProperty(fc.array(sweep ? memOpArb : opArb, steps), async (ops) => {
+          // Fresh tokens per run (shrinking replays runs); the table keeps earlier runs' rows.
+          const prefix = `r${runId++}_${randomBytes(4).toString("hex")}_`;
+          const tokens = Array.from({ length: KEYS }, (_, i) => `${prefix}${i}`);
+          clock.now = 1_700_000_000_000;
+          const owns = (t: string) => t.startsWith(prefix);
+          await play({ store, model: new Model(), clock, tokens, owns, sweep }, ops);
+        }),
+        params(backend.runs),
+      );
+    });
+
+    it("SQL metacharacters and unicode in tokens are inert keys", async () => {
+      const { store } = opened!;
+      const raw = fc.string({ unit: "binary", minLength: 1, maxLength: 30 });
+      await fc.assert(
+        fc.asyncProperty(
+          backend.unstorable ? raw.filter((r) => !backend.unstorable!.test(r)) : raw,
+          fc.uint8Array({ maxLength: 16 }),
+          async (raw, data) => {
+            const token = `q_${raw}'";--`;
+            clock.now = 1_700_000_000_000;
+            await store.commit(token, data, new Date(clock.now + 60_000));
+            assert.equal(hex(await store.find(token)), hex(data));
+            await store.delete(token);
+            assert.equal(await store.find(token), undefined);
+          },
+        ),
+        params(30),
+      );
     });
   });
-  after(async () => {
-    await store?.close();
-    await node?.close();
-  });
-
-  it("random sequences agree with the model (the store's clock is injected)", async () => {
-    let runId = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 20, maxLength: 20 }), async (ops) => {
-        // Fresh tokens per run (shrinking replays runs); the table keeps earlier runs' rows.
-        const prefix = `r${runId++}_${randomBytes(4).toString("hex")}_`;
-        const tokens = Array.from({ length: KEYS }, (_, i) => `${prefix}${i}`);
-        clock.now = 1_700_000_000_000;
-        await play(
-          { store, model: new Model(), clock, tokens, owns: (t) => t.startsWith(prefix) },
-          ops,
-        );
-      }),
-      params(30),
-    );
-  });
-
-  it("SQL metacharacters and unicode in tokens are inert keys", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.string({ unit: "binary", minLength: 1, maxLength: 30 }),
-        fc.uint8Array({ maxLength: 16 }),
-        async (raw, data) => {
-          const token = `q_${raw}'";--`;
-          clock.now = 1_700_000_000_000;
-          await store.commit(token, data, new Date(clock.now + 60_000));
-          assert.equal(hex(await store.find(token)), hex(data));
-          await store.delete(token);
-          assert.equal(await store.find(token), undefined);
-        },
-      ),
-      params(30),
-    );
-  });
-});
+}
