@@ -40,7 +40,7 @@ export interface SessionRecord {
   writableEndedBefore: boolean;
   /** body bytes the program had handed to write/end before this step */
   bytesBefore: number;
-  /** "skipped" (bare), "ok", or the error code/name it threw or rejected with */
+  /** "skipped" (bare), "pending", "ok", or the error code/name it threw or rejected with */
   outcome: string;
   /** how it failed: synchronously or as a rejection */
   how?: "threw" | "rejected";
@@ -122,7 +122,7 @@ export class ProgramRun {
   };
   readonly done: Promise<void>;
   readonly closed: Promise<void>;
-  /** callbacks handed to write/end that have not run yet */
+  /** callbacks handed to write/end that have not run yet, and unawaited session calls */
   pending = 0;
   #resolveDone!: () => void;
   #bytes = 0;
@@ -234,6 +234,7 @@ export class ProgramRun {
       // runs asynchronously in both runs (a later throw stays a rejection in both).
       return awaited ? Promise.resolve() : undefined;
     }
+    entry.outcome = "pending";
     let promise: Promise<void> | undefined;
     try {
       const session = of();
@@ -248,11 +249,14 @@ export class ProgramRun {
       entry.how = "threw";
       return awaited ? Promise.resolve() : undefined;
     }
+    this.pending++;
     const settled = Promise.resolve(promise).then(
       () => {
+        this.pending--;
         entry.outcome = "ok";
       },
       (err: unknown) => {
+        this.pending--;
         entry.outcome = codeOf(err);
         entry.how = "rejected";
       },
