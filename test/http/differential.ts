@@ -4,17 +4,16 @@
  * @module
  */
 import fc from "fast-check";
-import type { Store } from "../../src/index.ts";
 import { compare, describeClient, type Mismatch, type Mode, type RunResult } from "./compare.ts";
 import { formatProgram, formatStep, type Program, programArb, stepsOf } from "./programs.ts";
 import {
   bareCookie,
-  FailingWritesStore,
   fetchOnce,
   makeStore,
   seedSession,
   sleep,
   Target,
+  type TrackedStore,
 } from "./servers.ts";
 
 /** Fixed seed so `npm test` is repeatable; FUZZ=1 (`npm run fuzz`) runs many more programs. */
@@ -73,7 +72,7 @@ export async function runOn(
   target: Target,
   program: Program,
   watch: ProcessWatch,
-  options: { store?: Store; cookie?: string; epilogueDestroy: boolean | "own" },
+  options: { store?: TrackedStore; cookie?: string; epilogueDestroy: boolean | "own" },
 ): Promise<RunResult> {
   target.prepare(program, options.epilogueDestroy, options.store);
   const client = await fetchOnce(target.url, options.cookie);
@@ -84,9 +83,13 @@ export async function runOn(
     // turn for trailing ticks.
     const until = performance.now() + 50;
     while (run.pending > 0 && performance.now() < until) await sleep(1);
-    await new Promise((resolve) => setImmediate(resolve));
   }
-  const storeWrites = options.store instanceof FailingWritesStore ? options.store.writes : 0;
+  // Store calls still running (a commit the layer started late): up to 200 ms more, then two
+  // turns of the event loop for what the layer does with their answers.
+  const until = performance.now() + 200;
+  while ((options.store?.inflight ?? 0) > 0 && performance.now() < until) await sleep(1);
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+  const storeWrites = options.store?.writes ?? 0;
   return {
     client,
     record: run?.record ?? {

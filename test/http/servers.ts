@@ -340,20 +340,53 @@ export function bareCookie(): string {
   return `session=${generateToken()}`;
 }
 
+/**
+ * A store that counts its calls still in flight, so a run is over only once the session layer
+ * has nothing left to do: what it does after a late store answer (a replayed call that throws,
+ * say) then shows up in this run, not in the next one.
+ */
+export class TrackedStore implements Store {
+  inflight = 0;
+  constructor(readonly inner: Store) {}
+  #track<T>(value: T | Promise<T>): T | Promise<T> {
+    if (!(value instanceof Promise)) return value;
+    this.inflight++;
+    return value.finally(() => {
+      this.inflight--;
+    });
+  }
+  find(token: string) {
+    return this.#track(this.inner.find(token));
+  }
+  commit(token: string, data: Uint8Array, expiry: Date) {
+    return this.#track(this.inner.commit(token, data, expiry));
+  }
+  delete(token: string) {
+    return this.#track(this.inner.delete(token));
+  }
+  /** commit/delete calls a failing store received (0 for the others) */
+  get writes(): number {
+    return this.inner instanceof FailingWritesStore ? this.inner.writes : 0;
+  }
+}
+
 /** The store of a variant, and the MemStore inside it where a session can be seeded. */
-export function makeStore(kind: StoreKind, program: Program): { store: Store; inner: MemStore } {
+export function makeStore(
+  kind: StoreKind,
+  program: Program,
+): { store: TrackedStore; inner: MemStore } {
   switch (kind) {
     case "sync": {
       const store = new MemStore({ cleanupInterval: 0 });
-      return { store, inner: store };
+      return { store: new TrackedStore(store), inner: store };
     }
     case "slow": {
       const store = new SlowStore(program.delay);
-      return { store, inner: store.inner };
+      return { store: new TrackedStore(store), inner: store.inner };
     }
     case "failing": {
       const store = new FailingWritesStore();
-      return { store, inner: store.inner };
+      return { store: new TrackedStore(store), inner: store.inner };
     }
   }
 }
