@@ -6,7 +6,9 @@ import { createRequire } from "node:module";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const tsupConfig = readFileSync("tsup.config.ts", "utf8");
-const entryNames = [...tsupConfig.matchAll(/^\s+"?([\w-]+)"?: "src\/[^"]+\.ts",?$/gm)].map((m) => m[1]);
+const entryNames = [...tsupConfig.matchAll(/^\s+"?([\w-]+)"?: "src\/[^"]+\.ts",?$/gm)].map(
+  (m) => m[1],
+);
 const failures = [];
 
 for (const name of entryNames) {
