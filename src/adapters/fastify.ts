@@ -36,7 +36,7 @@ import { type HeaderBag, setSessionHeaders } from "../http/headers.ts";
 import { addSessionEntry } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
-import { type Session, sessionInternals } from "../session.ts";
+import { type Session as ScsSession, sessionInternals } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";
 
@@ -50,7 +50,7 @@ export interface FastifySessionData {}
 declare module "fastify" {
   interface FastifyRequest {
     /** This request's session (scs-ts), typed by {@link FastifySessionData}. */
-    session: Session<RegisteredData<FastifySessionData>>;
+    session: ScsSession<RegisteredData<FastifySessionData>>;
   }
 }
 
@@ -104,7 +104,7 @@ export function fastifySession<Data extends object>(
     return;
   }
   const ownErrors = core.hasErrorHandler;
-  const loaded = new WeakMap<FastifyRequest, Session<Data>>();
+  const loaded = new WeakMap<FastifyRequest, ScsSession<Data>>();
   const failed = new WeakSet<FastifyRequest>();
 
   // onError answers on the raw response; Fastify must not write after it.
@@ -113,12 +113,12 @@ export function fastifySession<Data extends object>(
     core.handleError(err, request.raw, reply.raw);
   };
 
-  const start = (request: FastifyRequest, reply: FastifyReply, session: Session<Data>): void => {
+  const start = (request: FastifyRequest, reply: FastifyReply, session: ScsSession<Data>): void => {
     loaded.set(request, session);
     addSessionEntry(
       {
         core: core as unknown as SessionCore,
-        session: session as unknown as Session<object>,
+        session: session as unknown as ScsSession<object>,
         transport,
         abandoned: false,
         fail: undefined,
@@ -142,7 +142,7 @@ export function fastifySession<Data extends object>(
       answerOwnError(request, reply, err);
       next();
     };
-    let session: Session<Data> | Promise<Session<Data>>;
+    let session: ScsSession<Data> | Promise<ScsSession<Data>>;
     try {
       session = core.load(core.readToken(request.headers, transport));
     } catch (err) {

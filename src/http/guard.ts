@@ -22,7 +22,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { sessionInternals } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import type { SessionHeader } from "./core.ts";
-import { dropRepresentationHeaders, mergeWriteHeadArgs, setSessionHeaders } from "./headers.ts";
+import {
+  dropRepresentationHeaders,
+  mergeWriteHeadArgs,
+  setSessionHeaders,
+  takeBackLater,
+} from "./headers.ts";
 import { HeldResponse } from "./held-response.ts";
 import { type RequestState, requestStateOf, type SessionEntry } from "./request-state.ts";
 
@@ -115,43 +120,26 @@ function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
   const withHeaders = args.length > 1 && typeof args[args.length - 1] === "object";
   // No header set yet: Node's "only writeHead headers" path, kept by passing ours in the call.
   const inject = withHeaders && this.getHeaderNames().length === 0;
-  let before: [string, ReturnType<ServerResponse["getHeader"]>][] | undefined;
+  const sessions = guard.saved.map((saved) => ({
+    transport: saved.entry.transport,
+    header: saved.header,
+  }));
+  let undo: (() => void) | undefined;
   if (!inject) {
-    before = sessionHeaderNames(guard).map((name) => [name, this.getHeader(name)]);
+    undo = takeBackLater(this, sessions);
     for (const saved of guard.saved) setSessionHeaders(this, saved.entry.transport, saved.header);
   }
-  const call = withHeaders
-    ? mergeWriteHeadArgs(
-        args,
-        guard.saved.map((saved) => ({ transport: saved.entry.transport, header: saved.header })),
-        inject,
-      )
-    : args;
+  const call = withHeaders ? mergeWriteHeadArgs(args, sessions, inject) : args;
   let result: unknown;
   try {
     result = guard.originals.writeHead.apply(this, call);
   } catch (err) {
     // No head was built: take ours back out, so a later head carries the session as it is then.
-    if (before !== undefined && !this.headersSent) {
-      for (const [name, value] of before) {
-        if (value === undefined) this.removeHeader(name);
-        else this.setHeader(name, value);
-      }
-    }
+    if (!this.headersSent) undo?.();
     throw err;
   }
   if (this.headersSent) lockTokens(guard);
   return result;
-}
-
-/** The response headers the sessions write. */
-function sessionHeaderNames(guard: Guard): string[] {
-  const names = ["Vary", "Cache-Control"];
-  for (const saved of guard.saved) {
-    const name = saved.entry.transport.responseHeader;
-    if (!names.includes(name)) names.push(name);
-  }
-  return names;
 }
 
 function guardedWrite(this: ServerResponse, ...args: unknown[]): unknown {

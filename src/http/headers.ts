@@ -48,6 +48,56 @@ export function setSessionHeaders(
   appendHeaderToken(res, "Cache-Control", `no-cache="${header.name}"`);
 }
 
+/**
+ * Notes what the application's headers are before the sessions' headers are set.
+ * @returns a function that removes what the sessions added (and only that: what Node kept of
+ *   a refused `writeHead` call stays, as without a session).
+ */
+export function takeBackLater(
+  res: ServerResponse,
+  sessions: readonly SessionHeaders[],
+): () => void {
+  const steps: (() => void)[] = [];
+  const tokenStep = (name: string, token: string) => {
+    const before = res.getHeader(name);
+    const had = before !== undefined && before !== null && hasToken(listText(before), token);
+    if (had) return;
+    steps.push(() => {
+      const now = res.getHeader(name);
+      if (now === undefined || now === null) return;
+      const kept = listText(now)
+        .split(/\s*,\s*/)
+        .filter((part) => part !== "" && part.toLowerCase() !== token.toLowerCase());
+      if (kept.length === 0) res.removeHeader(name);
+      else res.setHeader(name, kept.join(", "));
+    });
+  };
+  for (const { transport, header } of sessions) {
+    tokenStep("Vary", transport.vary);
+    if (header === undefined) continue;
+    tokenStep("Cache-Control", `no-cache="${header.name}"`);
+    const before = res.getHeader(header.name);
+    steps.push(() => {
+      const now = res.getHeader(header.name);
+      if (header.name === "Set-Cookie" && Array.isArray(now)) {
+        const kept = now.filter((cookie) => cookie !== header.value);
+        if (kept.length === 0) res.removeHeader("Set-Cookie");
+        else if (kept.length !== now.length) res.setHeader("Set-Cookie", kept);
+      } else if (now === header.value) {
+        if (before === undefined) res.removeHeader(header.name);
+        else res.setHeader(header.name, before);
+      }
+    });
+  }
+  return () => {
+    for (const step of steps) step();
+  };
+}
+
+function listText(value: number | string | string[]): string {
+  return Array.isArray(value) ? value.join(", ") : String(value);
+}
+
 /** Adds `token` to a comma-separated header unless already present. */
 function appendHeaderToken(res: HeaderBag, name: string, token: string): void {
   const existing = res.getHeader(name);
@@ -112,7 +162,10 @@ function mergeIntoObject(
   const keyOf = (name: string): string | undefined => {
     let found: string | undefined;
     for (const key of Object.keys(out)) if (key.toLowerCase() === name.toLowerCase()) found = key;
-    return found ?? (inject ? name : undefined);
+    // A value Node refuses (undefined, null) stays as given: Node throws, as without a session.
+    if (found !== undefined)
+      return out[found] === undefined || out[found] === null ? undefined : found;
+    return inject ? name : undefined;
   };
   for (const { transport, header } of sessions) {
     const varyKey = keyOf("Vary");
@@ -153,8 +206,11 @@ function mergeIntoPairs(
   };
   const addTo = (name: string, merge: (value: unknown) => unknown, fresh: string) => {
     const pair = lastOf(name);
-    if (pair !== undefined) pair[1] = merge(pair[1]);
-    else if (inject) pairs.push([name, fresh]);
+    if (pair === undefined) {
+      if (inject) pairs.push([name, fresh]);
+    } else if (pair[1] !== undefined && pair[1] !== null) {
+      pair[1] = merge(pair[1]); // (a value Node refuses stays as given: it throws, as without us)
+    }
   };
   for (const { transport, header } of sessions) {
     addTo("Vary", (value) => withToken(value, transport.vary), transport.vary);

@@ -27,6 +27,7 @@ const RECORDED_METHODS = [
   "removeHeader",
   "setHeaders",
   "addTrailers",
+  "destroy",
 ] as const;
 
 /** Methods that only read: answered by the stand-in. */
@@ -46,6 +47,7 @@ const READ_ACCESSORS = [
   "writableLength",
   "writableNeedDrain",
   "finished",
+  "destroyed",
 ] as const;
 
 /** Data properties the handler may assign: forwarded to the stand-in and recorded. */
@@ -78,6 +80,8 @@ export class HeldResponse {
   readonly #recorded: Recorded[] = [];
   /** Own properties of the response that the hold replaced, restored afterwards. */
   readonly #saved = new Map<string, PropertyDescriptor | undefined>();
+  /** Assignments Node made to the real response's properties while it was held. */
+  readonly #assigned = new Map<string, unknown>();
   /** A write answered false: the handler may wait for 'drain'. */
   #backpressure = false;
   readonly #statusCode: number;
@@ -213,7 +217,12 @@ export class HeldResponse {
       });
     }
     for (const name of READ_ACCESSORS) {
-      define(name, { get: () => stand[name], set: noop });
+      // Node itself may assign some of these meanwhile (destroyed, when the client goes away):
+      // kept for the real response, restored with the hold's end.
+      define(name, {
+        get: () => stand[name],
+        set: (value: unknown) => this.#assigned.set(name, value),
+      });
     }
     for (const property of RECORDED_PROPERTIES) {
       define(property, {
@@ -233,6 +242,8 @@ export class HeldResponse {
       else Object.defineProperty(res, name, descriptor);
     }
     this.#saved.clear();
+    for (const [name, value] of this.#assigned) (res as unknown as Indexed)[name] = value;
+    this.#assigned.clear();
     // statusCode and statusMessage are own data properties of every response.
     res.statusCode = this.#statusCode;
     res.statusMessage = this.#statusMessage;
