@@ -6,8 +6,15 @@
 import type { ConnectionOptions } from "node:tls";
 import { Pool } from "undici";
 import { StoreUnavailableError } from "../errors.ts";
-import { describe, parseAnswer, type RawResult, RetryableError } from "./rqlite-answer.ts";
-import { RqliteError } from "./rqlite-errors.ts";
+import {
+  type Answer,
+  describe,
+  parseAnswer,
+  type RawResult,
+  RetryableError,
+  readAnswer,
+} from "./rqlite-answer.ts";
+import { RqliteError, redactCredentials } from "./rqlite-errors.ts";
 import { RecoveryTracker } from "./rqlite-recovery.ts";
 
 /** A value bound to a `?` placeholder. Bytes are bound as hex text and written with `unhex(?)`. */
@@ -45,15 +52,16 @@ export interface RqliteConnectionOptions {
   /** rqlite basic-auth password. */
   password?: string;
   /**
-   * Longest wait for one attempt on one node, in ms; an attempt also ends with the deadline.
-   * With more than one node an attempt gets at most half the deadline, so a hung node leaves
-   * time to try another.
+   * Longest wait for one attempt on one node, in ms, from sending the request to the last byte
+   * of the answer; an attempt also ends with the deadline. With more than one node an attempt
+   * gets at most half the deadline, so a hung or trickling node leaves time to try another.
    * @default 10_000
    */
   timeout?: number;
   /**
-   * Longest wait for one call overall (every attempt and backoff), in ms; then the call rejects
-   * with {@link StoreUnavailableError}.
+   * Longest wait for one call overall (every attempt and backoff, reading the answer included),
+   * in ms; then the call rejects with {@link StoreUnavailableError} and the socket of the
+   * attempt in flight is destroyed.
    * @default 5_000
    */
   deadline?: number;
@@ -133,12 +141,18 @@ interface Node {
   url: string;
 }
 
+/** A bad option's value as shown in its TypeError: never a URL's credentials. */
+const shown = (value: unknown): string =>
+  typeof value === "string"
+    ? JSON.stringify(redactCredentials(value))
+    : redactCredentials(String(value));
+
 function parseNode(raw: string): { node: Node; user?: string; pass?: string } {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new TypeError(`option nodes is invalid: ${JSON.stringify(raw)} is not a URL`);
+    throw new TypeError(`option nodes is invalid: ${shown(raw)} is not a URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new TypeError(`option nodes is invalid: ${url.protocol} (http: or https: expected)`);
@@ -146,7 +160,19 @@ function parseNode(raw: string): { node: Node; user?: string; pass?: string } {
   const prefix = url.pathname.replace(/\/+$/, "");
   const node = { origin: url.origin, prefix, url: url.origin + prefix };
   if (!url.username) return { node };
-  return { node, user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
+  try {
+    return { node, user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
+  } catch {
+    throw new TypeError(
+      `option nodes is invalid: ${node.url} has credentials that are not valid percent-encoding`,
+    );
+  }
+}
+
+function credential(name: string, value: unknown): string | undefined {
+  if (value === undefined || typeof value === "string") return value;
+  // Not even the type's value: a password given as a number is still a password.
+  throw new TypeError(`option ${name} is invalid: a ${typeof value} (a string expected)`);
 }
 
 /**
@@ -173,23 +199,26 @@ export class RqliteConnection {
   readonly #connections: number;
   readonly #tls: RqliteConnectionOptions["tls"];
   readonly #recovery: RecoveryTracker;
+  /** What rqlite's answers must not carry into an error message: the credentials sent. */
+  readonly #secrets: string[] = [];
   #current = 0;
 
   /** @param options - nodes, credentials and timing; see {@link RqliteConnectionOptions}. */
   constructor(options: RqliteConnectionOptions) {
     if (typeof options !== "object" || options === null) {
-      throw new TypeError(`options is invalid: ${String(options)}`);
+      throw new TypeError(`options is invalid: ${shown(options)}`);
     }
     const list = typeof options.nodes === "string" ? [options.nodes] : options.nodes;
     if (!Array.isArray(list) || list.length === 0) {
-      throw new TypeError(
-        `option nodes is invalid: ${JSON.stringify(options.nodes)} (a URL or a non-empty list)`,
-      );
+      const value = Array.isArray(list) ? "[]" : shown(options.nodes);
+      throw new TypeError(`option nodes is invalid: ${value} (a URL or a non-empty list)`);
     }
-    let user = options.username;
-    let pass = options.password;
+    let user = credential("username", options.username);
+    let pass = credential("password", options.password);
     this.#nodes = list.map((raw: unknown) => {
-      if (typeof raw !== "string") throw new TypeError(`option nodes is invalid: ${String(raw)}`);
+      if (typeof raw !== "string") {
+        throw new TypeError(`option nodes is invalid: ${shown(raw)} (a URL string expected)`);
+      }
       const parsed = parseNode(raw);
       if (user === undefined && parsed.user !== undefined) {
         user = parsed.user;
@@ -202,6 +231,8 @@ export class RqliteConnection {
     if (user !== undefined) {
       const basic = Buffer.from(`${user}:${pass ?? ""}`).toString("base64");
       this.#headers.authorization = `Basic ${basic}`;
+      this.#secrets.push(basic);
+      if (pass) this.#secrets.push(pass);
     }
     this.#timeout = positive("timeout", options.timeout, 10_000);
     this.#deadline = positive("deadline", options.deadline, 5_000);
@@ -360,6 +391,10 @@ export class RqliteConnection {
         connections: this.#connections,
         pipelining: 1,
         connect: { timeout: this.#attemptCap, ...this.#tls },
+        // Off: readAnswer's one timer bounds the whole attempt. These two are idle timers that
+        // a trickling node resets with every chunk, so they bounded nothing and cost a timer each.
+        headersTimeout: 0,
+        bodyTimeout: 0,
       });
       this.#pools[index] = pool;
     }
@@ -374,23 +409,19 @@ export class RqliteConnection {
     schemaKnown: boolean,
   ): Promise<RawResult[]> {
     const node = this.#nodes[index] as Node;
-    // undici's own per-request timers (no AbortController per request: measurably cheaper).
-    // Connecting is bounded by the pool's connect timeout, the answer by these two.
+    // One timer bounds the attempt from dispatch to the answer's last byte: the deadline holds
+    // even against a node that sends its headers and then trickles the body.
     const ms = Math.max(1, Math.ceil(timeout));
+    let answer: Answer;
     try {
-      const res = await this.#pool(index).request({
-        method: "POST",
-        path: node.prefix + path,
-        headers: this.#headers,
-        body,
-        headersTimeout: ms,
-        bodyTimeout: ms,
-      });
-      const text = await res.body.text();
-      return parseAnswer(res.statusCode, text, node.url, schemaKnown);
+      answer = await readAnswer(
+        this.#pool(index),
+        { method: "POST", path: node.prefix + path, headers: this.#headers, body },
+        ms,
+      );
     } catch (err) {
-      if (err instanceof RqliteError || err instanceof RetryableError) throw err;
       throw new RetryableError(`${node.url}: ${describe(err)}`, { cause: err });
     }
+    return parseAnswer(answer.status, answer.text, node.url, schemaKnown, this.#secrets);
   }
 }

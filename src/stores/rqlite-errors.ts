@@ -37,3 +37,23 @@ export class RqliteError extends SessionError {
 export class RqliteAuthError extends RqliteError {
   override name = "RqliteAuthError";
 }
+
+/**
+ * `text` with the credentials of any URL in it replaced by `***`, for echoing a bad option:
+ * everything between the scheme's `//` (or the start) and the last `@`, which is where the URL
+ * parser itself ends the userinfo, so a password holding `@`, `/` or spaces is covered too.
+ * Without an `@`, a non-numeric port (`http://user:secret`, the host left out) is redacted.
+ * Over-redacting a malformed URL is harmless; echoing a password is not.
+ */
+export function redactCredentials(text: string): string {
+  const at = text.lastIndexOf("@");
+  if (at >= 0) {
+    const slashes = text.indexOf("//");
+    const start = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+    return `${text.slice(0, start)}***${text.slice(at)}`;
+  }
+  return text.replace(
+    /(\/\/(?:\[[^\]]*\]|[^/?#:[]*):)([^/?#]*)/g,
+    (all, head: string, port: string) => (/^\d*$/.test(port) ? all : `${head}***`),
+  );
+}
