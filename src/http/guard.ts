@@ -186,7 +186,6 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
   const held = new HeldResponse(guard.req, this, true);
   guard.held = held;
   guard.phase = HELD;
-  const result = held.call("end", args);
   settle(
     guard,
     Promise.all(late),
@@ -197,7 +196,7 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
       abort(guard, err);
     },
   );
-  return result;
+  return held.call("end", args);
 }
 
 /**
