@@ -35,6 +35,12 @@ const VARIANTS: Variant[] = [
     kind: "ours",
   },
   {
+    id: "express-session-dropin",
+    label: "scs-ts/express-session + MemStore",
+    group: "Express 5",
+    kind: "ours",
+  },
+  {
     id: "express-session-memory",
     label: "express-session + MemoryStore",
     group: "Express 5",
