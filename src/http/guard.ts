@@ -24,6 +24,7 @@ import { isPromiseLike } from "../store.ts";
 import type { SessionHeader } from "./core.ts";
 import {
   dropRepresentationHeaders,
+  hasHeaderTable,
   mergeWriteHeadArgs,
   setSessionHeaders,
   takeBackLater,
@@ -119,7 +120,7 @@ function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
   // The head is built now: put the sessions' headers in, whatever the handler did since.
   const withHeaders = args.length > 1 && typeof args[args.length - 1] === "object";
   // No header set yet: Node's "only writeHead headers" path, kept by passing ours in the call.
-  const inject = withHeaders && this.getHeaderNames().length === 0;
+  const inject = withHeaders && !hasHeaderTable(this);
   const sessions = guard.saved.map((saved) => ({
     transport: saved.entry.transport,
     header: saved.header,

@@ -242,6 +242,21 @@ function withToken(value: unknown, token: string): string | number | string[] {
   return hasToken(text, token) ? (value as string | number | string[]) : `${text}, ${token}`;
 }
 
+let headerTable: symbol | undefined;
+
+/**
+ * Whether Node keeps a header table for `res` (any setHeader, even if removed since), which
+ * decides how its writeHead merges headers. Node has no public way to ask: its table is the
+ * symbol-keyed property `kOutHeaders` (Node 20 to 26); without it, whether headers are set.
+ * @returns whether `res` has a header table.
+ */
+export function hasHeaderTable(res: ServerResponse): boolean {
+  headerTable ??= Object.getOwnPropertySymbols(res).find((s) => s.description === "kOutHeaders");
+  if (headerTable === undefined) return res.getHeaderNames().length > 0;
+  const table = (res as unknown as Record<symbol, unknown>)[headerTable];
+  return table !== null && table !== undefined;
+}
+
 /** Headers that describe the route's body; an error response replacing it must not keep them. */
 export const REPRESENTATION_HEADERS: readonly string[] = [
   "content-type",

@@ -11,6 +11,7 @@
  * @module
  */
 import { type IncomingMessage, ServerResponse } from "node:http";
+import { hasHeaderTable } from "./headers.ts";
 
 type Recorded =
   | { readonly method: string; readonly args: unknown[]; readonly threw: boolean }
@@ -104,7 +105,13 @@ export class HeldResponse {
     const rawNames = (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames();
     for (const name of rawNames) {
       const value = res.getHeader(name);
-      if (value !== undefined) stand.setHeader(name, value);
+      // A copy: Node appends to a header's array in place, which must not reach the real one.
+      if (value !== undefined) stand.setHeader(name, Array.isArray(value) ? [...value] : value);
+    }
+    // The same header table state as the real response: it decides how writeHead merges.
+    if (rawNames.length === 0 && hasHeaderTable(res) && !hasHeaderTable(stand)) {
+      stand.setHeader("x-scs-none", "");
+      stand.removeHeader("x-scs-none");
     }
     stand.statusCode = res.statusCode;
     stand.statusMessage = res.statusMessage;
