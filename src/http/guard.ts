@@ -25,6 +25,7 @@ import type { SessionHeader } from "./core.ts";
 import {
   dropRepresentationHeaders,
   hasHeaderTable,
+  injectWriteHeadHeaders,
   mergeWriteHeadArgs,
   setSessionHeaders,
   takeBackLater,
@@ -118,19 +119,21 @@ function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
     return guard.originals.writeHead.apply(this, args);
   }
   // The head is built now: put the sessions' headers in, whatever the handler did since.
-  const withHeaders = args.length > 1 && typeof args[args.length - 1] === "object";
-  // No header set yet: Node's "only writeHead headers" path, kept by passing ours in the call.
-  const inject = withHeaders && !hasHeaderTable(this);
   const sessions = guard.saved.map((saved) => ({
     transport: saved.entry.transport,
     header: saved.header,
   }));
+  let call: unknown[];
   let undo: (() => void) | undefined;
-  if (!inject) {
+  if (!hasHeaderTable(this)) {
+    // No header set yet: Node takes its "only writeHead headers" path, which keeps nothing of a
+    // call it refuses. Ours go into the call, so that path stays exactly as without a session.
+    call = injectWriteHeadHeaders(args, sessions);
+  } else {
     undo = takeBackLater(this, sessions);
     for (const saved of guard.saved) setSessionHeaders(this, saved.entry.transport, saved.header);
+    call = mergeWriteHeadArgs(args, sessions, false);
   }
-  const call = withHeaders ? mergeWriteHeadArgs(args, sessions, inject) : args;
   let result: unknown;
   try {
     result = guard.originals.writeHead.apply(this, call);

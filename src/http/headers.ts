@@ -153,6 +153,24 @@ export function mergeWriteHeadArgs(
   return out;
 }
 
+/**
+ * The arguments of a `writeHead` call with the sessions' headers passed in the call itself
+ * (for a response with no header set yet): merged into its headers argument, or as one.
+ * @returns the arguments to call Node's writeHead with.
+ */
+export function injectWriteHeadHeaders(
+  args: unknown[],
+  sessions: readonly SessionHeaders[],
+): unknown[] {
+  const at = typeof args[1] === "string" ? 2 : 1;
+  const given = args[at];
+  if (given !== null && typeof given === "object") return mergeWriteHeadArgs(args, sessions, true);
+  const out = args.slice(0, at);
+  while (out.length < at) out.push(undefined);
+  out[at] = mergeIntoObject({}, sessions, true);
+  return out;
+}
+
 function mergeIntoObject(
   headers: OutgoingHttpHeaders,
   sessions: readonly SessionHeaders[],
