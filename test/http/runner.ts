@@ -30,6 +30,8 @@ export interface StepRecord {
   writableEnded: boolean;
   /** the response had ended before this step (its callback races the socket's close) */
   afterEnd: boolean;
+  /** for writeHead: the status it was given */
+  status?: number | string;
 }
 
 /** A session step: skipped on the bare reference, its outcome recorded apart. */
@@ -280,6 +282,7 @@ export class ProgramRun {
       headersSent: false,
       writableEnded: false,
       afterEnd: res.writableEnded,
+      ...(step.op === "writeHead" ? { status: step.status } : {}),
     };
     let bytes = 0;
     const callbacks = this.pending;
