@@ -332,7 +332,7 @@ export class PostgresStore implements IterableStore {
         Math.max(0, end - performance.now()),
       );
       this.#pool.connect((err, c) => {
-        if (err !== undefined || c === undefined) {
+        if (err || c === undefined) {
           if (settled) return;
           settled = true;
           clearTimeout(timer);

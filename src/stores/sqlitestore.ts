@@ -59,7 +59,7 @@ export interface SqliteStoreOptions {
   onError?: (err: unknown) => void;
 }
 
-/** Longest stretch of cleanup batches before the sweep yields to the event loop, ms. */
+/** Longest stretch of cleanup batches before the sweep yields to the event loop (no WAL), ms. */
 const SLICE_MS = 3;
 /** What one cleanup batch aims to take, ms; its row count adapts to the measured speed. */
 const BATCH_MS = 1.5;
@@ -74,6 +74,7 @@ interface Statements {
   delete: SqliteStatement;
   all: SqliteStatement;
   cleanup: SqliteStatement;
+  checkpoint: SqliteStatement;
 }
 
 /**
@@ -86,8 +87,9 @@ interface Statements {
  *
  * Expiry is compared with the store's clock (`now`, Date.now by default). Expired rows are
  * never returned; the background cleanup (every `cleanupInterval` ms, on an unref'd timer)
- * deletes them in batches sized to take about a millisecond each, yielding to the event loop
- * every few milliseconds, so a sweep of a million rows never stalls the server.
+ * deletes them in batches sized to take about a millisecond each and yields to the event loop
+ * between them; in WAL mode it checkpoints after each batch, so SQLite's automatic checkpoint
+ * never has a sweep's worth of pages to copy at once.
  *
  * The database handle is yours: `close()` stops the cleanup and never closes it. Use WAL mode
  * (`PRAGMA journal_mode = WAL`) and a busy timeout when several processes share the file; a
@@ -196,8 +198,9 @@ export class SqliteStore implements IterableStore {
 
   /**
    * Deletes the rows expired by now in batches of about a millisecond each, yielding to the
-   * event loop every few milliseconds. The background cleanup calls it; call it yourself when
-   * `cleanupInterval` is 0. While a sweep runs, returns that sweep's promise.
+   * event loop after each batch in WAL mode (every few milliseconds otherwise). The background
+   * cleanup calls it; call it yourself when `cleanupInterval` is 0. While a sweep runs, returns
+   * that sweep's promise.
    * @returns a Promise of the number of rows deleted.
    */
   deleteExpired(): Promise<number> {
@@ -210,7 +213,7 @@ export class SqliteStore implements IterableStore {
         try {
           const s = this.#statements ?? this.#prepare();
           const until = performance.now() + SLICE_MS;
-          do {
+          for (;;) {
             if (generation !== this.#generation) {
               resolve(deleted);
               return;
@@ -227,7 +230,12 @@ export class SqliteStore implements IterableStore {
             const took = performance.now() - started;
             if (took < BATCH_MS / 2) this.#batch = Math.min(MAX_BATCH, limit * 2);
             else if (took > BATCH_MS * 2) this.#batch = Math.max(MIN_BATCH, limit >> 1);
-          } while (performance.now() < until);
+            // In WAL mode, copy this batch's pages into the database now, while they are few,
+            // and yield: left to SQLite's automatic checkpoint (every 1000 pages), one batch in
+            // ten would copy them all at once, for tens of milliseconds.
+            const wal = s.checkpoint.get() as { log?: unknown } | undefined;
+            if (Number(wal?.log ?? -1) >= 0 || performance.now() >= until) break;
+          }
           setImmediate(slice);
         } catch (err) {
           reject(unavailable(err));
@@ -284,6 +292,8 @@ export class SqliteStore implements IterableStore {
         cleanup: db.prepare(
           `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= ? LIMIT ?)`,
         ),
+        // A no-op unless the database is in WAL mode.
+        checkpoint: db.prepare("PRAGMA wal_checkpoint(PASSIVE)"),
       };
     } catch (err) {
       throw unavailable(err);
