@@ -75,25 +75,34 @@ function runAsync(
   });
 }
 
-/** Installs Debian's postgresql without the cluster the package would create and start. */
+/**
+ * Installs Debian's postgresql, without the "main" cluster the package would create and start
+ * on 5432 (our servers are our own). Under a lock: test files start in parallel, and two
+ * apt-get runs at once would fight over dpkg's lock.
+ */
 function install(): string {
-  const sudo = asRoot ? [] : ["sudo", "-n"];
-  const root = (args: string[]) => {
-    const [cmd = "", ...rest] = [...sudo, ...args];
-    run(cmd, rest);
-  };
   console.error("postgresql is missing: installing Debian's postgresql for the store tests");
-  // Our servers are our own: no "main" cluster started on 5432 by the package scripts.
   const conf = "/etc/postgresql-common/createcluster.conf";
-  if (!existsSync(conf)) {
-    root(["mkdir", "-p", "/etc/postgresql-common"]);
-    root(["sh", "-c", `echo 'create_main_cluster = false' > ${conf}`]);
-  }
-  root(["apt-get", "update", "-qq"]);
-  root(["apt-get", "install", "-y", "-qq", "postgresql"]);
+  const script = [
+    "ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && exit 0",
+    "mkdir -p /etc/postgresql-common",
+    `[ -e ${conf} ] || echo 'create_main_cluster = false' > ${conf}`,
+    // Keep our createcluster.conf over the one the package ships.
+    "apt-get update -qq && apt-get install -y -qq -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef postgresql",
+  ].join("; ");
+  const [cmd = "", ...args] = [
+    ...(asRoot ? [] : ["sudo", "-n"]),
+    "flock",
+    "/tmp/scs-postgresql-install.lock",
+    "sh",
+    "-c",
+    script,
+  ];
+  run(cmd, args);
   const dir = binDir();
-  if (dir === undefined)
+  if (dir === undefined) {
     throw new Error("postgresql installed, but no pg_ctl under /usr/lib/postgresql");
+  }
   return dir;
 }
 
