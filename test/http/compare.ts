@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RunRecord } from "./runner.ts";
+import type { RunRecord, SessionRecord } from "./runner.ts";
 import type { ClientOutcome, Framework, StoreKind } from "./servers.ts";
 
 /** One run of one program on one target, as the comparison needs it. */
@@ -127,7 +127,7 @@ export function compare(bare: RunResult, variant: RunResult, mode: Mode): Mismat
   if (variant.record.ended === "running") push("the program never finished");
 
   const b = bare.record;
-  const firstTouch = b.session[0];
+  const firstTouch = firstEffectiveTouch(bare, variant);
   const touchedBeforeOutput = firstTouch !== undefined && !firstTouch.headersSentBefore;
   // The bare reference answered with its own error response (the program failed before output).
   const errorResponse = b.failure !== undefined && !b.failure.headersSent;
@@ -166,7 +166,7 @@ function checkFailedStore(
   errorResponse: boolean,
 ): void {
   const c = variant.client;
-  const firstTouch = bare.record.session[0];
+  const firstTouch = firstEffectiveTouch(bare, variant);
   if (firstTouch === undefined) {
     push("(c) a store write although the session was never touched");
     return;
@@ -214,6 +214,15 @@ function checkFailedStore(
   // right too (the client learns the store write failed); otherwise the bare response.
   if (!firstTouch.writableEndedBefore && c.kind === "aborted") return;
   compareClient(bare.client, variant.client, errorResponse, push);
+}
+
+/**
+ * The bare record of the first session step that took effect under the layer: a step the layer
+ * refused at once (renewToken after the headers went out throws) changed nothing.
+ */
+function firstEffectiveTouch(bare: RunResult, variant: RunResult): SessionRecord | undefined {
+  const k = variant.record.session.findIndex((step) => step.how !== "threw");
+  return k < 0 ? undefined : bare.record.session[k];
 }
 
 /** Whether the program had Node refuse a writeHead(204 or 304): Node then sends no body. */
