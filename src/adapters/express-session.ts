@@ -31,9 +31,8 @@ import type {} from "./express.ts";
 import type { Session as PeerSession, SessionData as PeerSessionData } from "express-session";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { coreOf, type SessionCore } from "../http/core.ts";
-import { attachSession } from "../http/handler.ts";
+import { attachSession, loadSession } from "../http/handler.ts";
 import type { Session, SessionData } from "../session.ts";
-import { isPromiseLike } from "../store.ts";
 import { isFailedStatus } from "./common.ts";
 import {
   type DropInBaseOptions,
@@ -270,21 +269,13 @@ function session<Data extends object = SessionData>(
       next(); // already loaded, by this middleware mounted twice (express-session does so too)
       return;
     }
-    let loaded: Session<Data> | Promise<Session<Data>>;
-    try {
-      loaded = core.load(core.readToken(req.headers, transport));
-    } catch (err) {
-      fail(core, req, res, next, err);
-      return;
-    }
-    if (isPromiseLike(loaded)) {
-      loaded.then(
-        (s) => start(req, res, next, s),
-        (err: unknown) => fail(core, req, res, next, err),
-      );
-    } else {
-      start(req, res, next, loaded);
-    }
+    loadSession(
+      core,
+      transport,
+      req.headers,
+      (session) => start(req, res, next, session),
+      (err) => fail(core, req, res, next, err),
+    );
   };
 }
 

@@ -25,11 +25,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { coreOf, type SessionCore } from "../http/core.ts";
-import { attachSession } from "../http/handler.ts";
+import { attachSession, loadSession } from "../http/handler.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
-import { isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";
 
 /**
@@ -93,21 +92,13 @@ export function expressSession<Data extends object>(
   };
 
   return function scsExpressSession(req, res, next): void {
-    let loaded: Session<Data> | Promise<Session<Data>>;
-    try {
-      loaded = core.load(core.readToken(req.headers, transport));
-    } catch (err) {
-      fail(core, req, res, next, err);
-      return;
-    }
-    if (isPromiseLike(loaded)) {
-      loaded.then(
-        (session) => start(req, res, next, session),
-        (err: unknown) => fail(core, req, res, next, err),
-      );
-    } else {
-      start(req, res, next, loaded);
-    }
+    loadSession(
+      core,
+      transport,
+      req.headers,
+      (session) => start(req, res, next, session),
+      (err) => fail(core, req, res, next, err),
+    );
   };
 }
 

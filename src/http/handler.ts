@@ -57,6 +57,28 @@ export function attachSession<Data extends object>(
 }
 
 /**
+ * Loads the session of a request (its cookie or transport header), then calls `onSession`, or
+ * `onError` when the store fails: synchronously when the store answers synchronously.
+ */
+export function loadSession<Data extends object>(
+  core: SessionCore<Data>,
+  transport: Transport,
+  headers: IncomingMessage["headers"],
+  onSession: (session: Session<Data>) => void,
+  onError: (err: unknown) => void,
+): void {
+  let loaded: Session<Data> | Promise<Session<Data>>;
+  try {
+    loaded = core.load(core.readToken(headers, transport));
+  } catch (err) {
+    onError(err);
+    return;
+  }
+  if (isPromiseLike(loaded)) loaded.then(onSession, onError);
+  else onSession(loaded);
+}
+
+/**
  * Builds the node:http request listener for `sessions.handler(next, options)`.
  * @returns a `(req, res)` listener.
  * @throws TypeError when `options.header` is not a header name.
@@ -86,20 +108,12 @@ export function createHandler<Data extends object>(
     if (isPromiseLike(result)) result.then(undefined, failed);
   };
   return function loadAndSave(req: IncomingMessage, res: ServerResponse): void {
-    let loaded: Session<Data> | Promise<Session<Data>>;
-    try {
-      loaded = core.load(core.readToken(req.headers, transport));
-    } catch (err) {
-      core.handleError(err, req, res);
-      return;
-    }
-    if (isPromiseLike(loaded)) {
-      loaded.then(
-        (session) => run(req, res, session),
-        (err: unknown) => core.handleError(err, req, res),
-      );
-    } else {
-      run(req, res, loaded);
-    }
+    loadSession(
+      core,
+      transport,
+      req.headers,
+      (session) => run(req, res, session),
+      (err) => core.handleError(err, req, res),
+    );
   };
 }
