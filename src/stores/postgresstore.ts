@@ -175,30 +175,31 @@ export class PostgresStore implements IterableStore {
   }
 
   /** Data for a token, or `undefined` when missing or expired. */
-  async find(token: string): Promise<Uint8Array | undefined> {
-    if (UNSTORABLE.test(token)) return undefined;
-    const res = await this.#call(this.#sql.find, [token, new Date(this.#now())]);
-    return (res.rows[0] as { data: Uint8Array } | undefined)?.data;
+  find(token: string): Promise<Uint8Array | undefined> {
+    if (UNSTORABLE.test(token)) return Promise.resolve(undefined);
+    return this.#call(this.#sql.find, [token, new Date(this.#now())]).then(firstData);
   }
 
   /**
    * Inserts or replaces the token's data and expiry.
-   * @throws TypeError for a token PostgreSQL text cannot hold (NUL, a lone surrogate).
+   * @throws (rejects with) TypeError for a token PostgreSQL text cannot hold (NUL, a lone surrogate).
    */
-  async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+  commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     if (UNSTORABLE.test(token)) {
-      throw new TypeError("token holds NUL or a lone surrogate: PostgreSQL text cannot store it");
+      return Promise.reject(
+        new TypeError("token holds NUL or a lone surrogate: PostgreSQL text cannot store it"),
+      );
     }
     const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // An invalid Date is stored as long expired.
     const at = Number.isNaN(expiry.getTime()) ? new Date(0) : expiry;
-    await this.#call(this.#sql.commit, [token, bytes, at]);
+    return this.#call(this.#sql.commit, [token, bytes, at]).then(nothing);
   }
 
   /** Removes the token; a missing token is a no-op. */
-  async delete(token: string): Promise<void> {
-    if (UNSTORABLE.test(token)) return;
-    await this.#call(this.#sql.delete, [token]);
+  delete(token: string): Promise<void> {
+    if (UNSTORABLE.test(token)) return Promise.resolve();
+    return this.#call(this.#sql.delete, [token]).then(nothing);
   }
 
   /** Every unexpired session, read in pages of 1000 rows in token order. */
@@ -262,10 +263,12 @@ export class PostgresStore implements IterableStore {
   }
 
   /** One statement within the deadline, the table created first when needed. */
-  async #call(statement: PgQueryConfig, values: unknown[]): Promise<PgQueryResult> {
+  #call(statement: PgQueryConfig, values: unknown[]): Promise<PgQueryResult> {
     const end = performance.now() + this.#deadline;
-    if (!this.#created) await this.#ensureTable(end);
-    return this.#retrying({ ...statement, values }, end);
+    const config: PgQueryConfig = { name: statement.name, text: statement.text, values };
+    if (!this.#created) return this.#ensureTable(end).then(() => this.#retrying(config, end));
+    // The first attempt without an async frame of its own: the common case stays cheap.
+    return this.#attempt(config, end).catch((err: unknown) => this.#retrying(config, end, err));
   }
 
   #ensureTable(end: number): Promise<void> {
@@ -289,9 +292,11 @@ export class PostgresStore implements IterableStore {
     return ready;
   }
 
-  async #retrying(config: PgQueryConfig, end: number): Promise<PgQueryResult> {
+  /** Attempts until one succeeds, an error is final or the deadline; `failed` is a first attempt's error. */
+  async #retrying(config: PgQueryConfig, end: number, failed?: unknown): Promise<PgQueryResult> {
     for (let attempt = 1; ; attempt++) {
       try {
+        if (attempt === 1 && failed !== undefined) throw failed;
         return await this.#attempt(config, end);
       } catch (err) {
         const kind = err === DEADLINE ? "down" : classify(err);
@@ -369,6 +374,12 @@ export class PostgresStore implements IterableStore {
       });
     });
   }
+}
+
+function nothing(): void {}
+
+function firstData(res: PgQueryResult): Uint8Array | undefined {
+  return (res.rows[0] as { data: Uint8Array } | undefined)?.data;
 }
 
 /** Rejection of an attempt that hit the deadline. */
