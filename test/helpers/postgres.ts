@@ -23,7 +23,9 @@ import { join } from "node:path";
 import { freePort } from "./rqlite.ts";
 
 const PASSWORD = "scs-test-pw-9f3a";
+/** Servers running now, and every server made and not yet destroyed (their dirs). */
 const live = new Set<PgServer>();
+const created = new Set<PgServer>();
 let hooksInstalled = false;
 
 /** Where Debian puts the server binaries: /usr/lib/postgresql/<major>/bin. */
@@ -126,12 +128,15 @@ function serverUser(): { uid: number; gid: number } | undefined {
 function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on("exit", () => {
+  // A test that failed or a process that was interrupted leaves neither a server nor its files.
+  const discardAll = () => {
     for (const server of live) server.killSync();
-  });
+    for (const server of created) rmSync(server.dir, { recursive: true, force: true });
+  };
+  process.on("exit", discardAll);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
-      for (const server of live) server.killSync();
+      discardAll();
       process.kill(process.pid, signal);
     });
   }
@@ -267,6 +272,7 @@ export class PgServer {
     } finally {
       this.killSync();
       rmSync(this.dir, { recursive: true, force: true });
+      created.delete(this);
     }
   }
 }
@@ -313,6 +319,7 @@ export async function startPostgres(): Promise<PgServer> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const server = new PgServer(bin, dir, await freePort(), user);
+    created.add(server);
     try {
       await server.start();
       return server;
@@ -320,6 +327,7 @@ export async function startPostgres(): Promise<PgServer> {
       // The port was taken between choosing and binding it: try another.
       lastError = new Error(`${String(err)}\n${server.log()}`);
       server.killSync();
+      created.delete(server);
     }
   }
   rmSync(dir, { recursive: true, force: true });
