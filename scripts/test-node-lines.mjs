@@ -21,10 +21,18 @@ const LINES = [
  * Left out on these lines to keep CI well under 10 minutes; the machine's Node still runs them in
  * `npm test`. The load tests measure what 200 clients get from two cores in 10 s (capacity, not
  * compatibility, and flaky on a busy machine); the fault and cluster tests spend their ~45 s
- * SIGKILLing and SIGSTOPping rqlited nodes and waiting for elections. Together they would add
- * about 30 s to each line. Every other test file runs, the browser test included.
+ * SIGKILLing and SIGSTOPping rqlited nodes or PostgreSQL and waiting for them; the browser tests
+ * drive Chromium against the demo (the demo's Node code runs in every other test too). Every
+ * other test file runs: unit, adapter, drop-in, property and store tests (node:sqlite is tested
+ * only on these lines: Node 20 has none).
  */
-const EXCLUDE = ["test/load/", "test/faults/", "test/stores/rqlite-cluster.test.ts"];
+const EXCLUDE = [
+  "test/load/",
+  "test/faults/",
+  "test/e2e/",
+  "test/stores/rqlite-cluster.test.ts",
+  "test/stores/postgres-faults.test.ts",
+];
 
 /** Test files known to fail on the newer lines because of src/ (none today). */
 const KNOWN_FAILING = [];
