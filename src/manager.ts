@@ -18,6 +18,7 @@ import {
   type Transport,
 } from "./options.ts";
 import { redact } from "./redact.ts";
+import { RetiredTokens } from "./retired-tokens.ts";
 import {
   REMEMBER_ME_KEY,
   Session,
@@ -28,8 +29,6 @@ import {
 import { type Awaitable, isIterableStore, isPromiseLike, type Store } from "./store.ts";
 import { MemStore } from "./stores/memstore.ts";
 import { generateToken, hashToken, isWellFormedToken } from "./token.ts";
-import type { TokenLease } from "./token-leases.ts";
-import { TokenLeases } from "./token-leases.ts";
 
 /** What `commit` returns: the token the session is stored under and when it expires. */
 export interface CommitResult {
@@ -57,7 +56,7 @@ export class SessionManager<Data extends object = SessionData> {
   readonly codec: Codec;
   #options: ResolvedOptions;
   #host: SessionHost;
-  readonly #leases = new TokenLeases();
+  readonly #retired = new RetiredTokens();
   readonly #core: SessionCore<Data>;
 
   /**
@@ -77,7 +76,7 @@ export class SessionManager<Data extends object = SessionData> {
       storeKeyOf: (token) => (opts.hashTokenInStore ? hashToken(token) : token),
       storeDelete: (storeKey) => this.store.delete(storeKey),
       trackKeys: opts.concurrency === "merge",
-      retire: (storeKey) => this.#leases.retire(storeKey),
+      retire: (storeKey) => this.#retired.retire(storeKey),
       findValues: async (token) => {
         if (!isWellFormedToken(token)) return undefined;
         const data = await this.store.find(this.#host.storeKeyOf(token));
@@ -116,13 +115,9 @@ export class SessionManager<Data extends object = SessionData> {
   #load(token: string | undefined): Awaitable<Session<Data>> {
     if (token === undefined || !isWellFormedToken(token)) return this.#fresh();
     const storeKey = this.#options.hashTokenInStore ? hashToken(token) : token;
-    // Held from before the find: a renewal or sign-out retiring the key meanwhile is seen.
-    const lease = this.#leases.acquire(storeKey);
     const found = this.store.find(storeKey);
-    if (isPromiseLike(found)) {
-      return found.then((data) => this.#fromData(token, storeKey, data, lease));
-    }
-    return this.#fromData(token, storeKey, found, lease);
+    if (isPromiseLike(found)) return found.then((data) => this.#fromData(token, storeKey, data));
+    return this.#fromData(token, storeKey, found);
   }
 
   #fresh(): Session<Data> {
@@ -130,13 +125,9 @@ export class SessionManager<Data extends object = SessionData> {
     return new Session<Data>(this.#host, "", "", deadline, {}, "unmodified");
   }
 
-  #fromData(
-    token: string,
-    storeKey: string,
-    data: Uint8Array | undefined,
-    lease: TokenLease,
-  ): Session<Data> {
-    if (data === undefined || lease.retired > 0) return this.#fresh();
+  #fromData(token: string, storeKey: string, data: Uint8Array | undefined): Session<Data> {
+    // Retired by a renewal or sign-out (its delete may not have landed yet): gone.
+    if (data === undefined || this.#retired.has(storeKey)) return this.#fresh();
     let decoded: { deadline: Date; values: SessionData };
     try {
       decoded = this.codec.decode(data);
@@ -148,16 +139,7 @@ export class SessionManager<Data extends object = SessionData> {
     if (!(deadline > this.#options.now())) return this.#fresh();
     // With an idle timeout every loaded session is re-committed so activity extends it (SCS).
     const status = this.#options.idleTimeout > 0 ? "modified" : "unmodified";
-    return new Session<Data>(
-      this.#host,
-      token,
-      storeKey,
-      deadline,
-      decoded.values,
-      status,
-      data,
-      lease,
-    );
+    return new Session<Data>(this.#host, token, storeKey, deadline, decoded.values, status, data);
   }
 
   #dropCorrupt(storeKey: string, err: unknown): void {
@@ -197,8 +179,7 @@ export class SessionManager<Data extends object = SessionData> {
    * result then has an empty token.
    */
   #commit(session: Session<Data>): Awaitable<CommitResult> {
-    const lease = sessionInternals.lease(session);
-    if (lease !== undefined && lease.retired > 0) return NOT_WRITTEN;
+    if (this.#retired.has(sessionInternals.storeKey(session))) return NOT_WRITTEN;
     let storeKey = sessionInternals.storeKey(session);
     let token = session.token;
     if (storeKey === "") {
@@ -229,9 +210,8 @@ export class SessionManager<Data extends object = SessionData> {
     const track = this.#options.concurrency !== "last-write-wins";
     if (isPromiseLike(committed)) {
       return committed.then(() => {
-        const lease = sessionInternals.lease(session);
         // Retired while our write was in flight: it may have landed after the retiring delete.
-        if (lease !== undefined && lease.retired > 0) return this.#unwrite(storeKey);
+        if (this.#retired.has(storeKey)) return this.#unwrite(storeKey);
         if (track) sessionInternals.setLoaded(session, data);
         return this.#deleteRetired(session, result);
       });
@@ -256,7 +236,7 @@ export class SessionManager<Data extends object = SessionData> {
     if (retired === undefined) return result;
     let pending: Promise<void>[] | undefined;
     for (const key of retired) {
-      const undo = this.#leases.retire(key);
+      const undo = this.#retired.retire(key);
       let deleted: Awaitable<void>;
       try {
         deleted = this.store.delete(key);

@@ -4,7 +4,6 @@
  */
 import { SessionError } from "./errors.ts";
 import { type Awaitable, isPromiseLike } from "./store.ts";
-import type { TokenLease } from "./token-leases.ts";
 
 /** Where a session stands: untouched, changed (will be committed), or destroyed. */
 export type SessionStatus = "unmodified" | "modified" | "destroyed";
@@ -58,8 +57,6 @@ export interface SessionInternals {
   hasPending<D extends object>(session: Session<D>): boolean;
   /** The response headers went out: from now on renewToken throws. */
   lockToken<D extends object>(session: Session<D>): void;
-  /** The lease of the store key this session was loaded under (undefined for a fresh one). */
-  lease<D extends object>(session: Session<D>): TokenLease | undefined;
 }
 
 /** @internal Filled in by Session's static block. */
@@ -90,8 +87,6 @@ export class Session<Data extends object = SessionData> {
   #pending: Promise<void> | undefined;
   /** Set once the response headers went out: a new token could no longer reach the client. */
   #tokenLocked = false;
-  /** Shared with every in-flight session loaded under the same store key. */
-  #lease: TokenLease | undefined;
 
   /** @internal Created by the manager; user code never constructs sessions. */
   constructor(
@@ -102,10 +97,8 @@ export class Session<Data extends object = SessionData> {
     values: SessionData,
     status: SessionStatus,
     loaded?: Uint8Array,
-    lease?: TokenLease,
   ) {
     this.#loaded = loaded;
-    this.#lease = lease;
     this.#host = host;
     this.#token = token;
     this.#storeKey = storeKey;
@@ -295,7 +288,6 @@ export class Session<Data extends object = SessionData> {
     this.#changes++;
     this.#loaded = undefined;
     this.#changedKeys = undefined;
-    this.#lease = undefined;
     if (keys.length === 0) return Promise.resolve();
     // Retired at once for every in-flight request of this session; undone if the delete fails.
     const undo = keys.map((key) => this.#host.retire(key));
@@ -326,7 +318,6 @@ export class Session<Data extends object = SessionData> {
     this.#storeKey = fresh.storeKey;
     this.#deadline = this.#host.now() + this.#host.lifetime;
     this.#loaded = undefined; // nothing is stored under the new token yet
-    this.#lease = undefined; // the old key's lease is retired once the new key is committed
     this.#touch();
     if (oldKey !== "") {
       this.#retired ??= [];
@@ -424,7 +415,6 @@ export class Session<Data extends object = SessionData> {
       lockToken(session) {
         session.#tokenLocked = true;
       },
-      lease: (session) => session.#lease,
       markDestroyed(session) {
         session.#status = "destroyed";
         session.#token = "";

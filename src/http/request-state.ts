@@ -1,8 +1,10 @@
 /**
- * The one place per-request state lives: a WeakMap from the request's objects (the node
- * request and response, and a framework's own request or context object) to one record with
- * the request's sessions and its response guard. Nothing is added to a framework's objects or
- * their prototypes, so sub-apps and frameworks that reset prototypes keep working.
+ * The one place per-request state lives: one record with the request's sessions and its
+ * response guard, linked from the request's objects (the node request and response, and a
+ * framework's own request or context object) by one symbol-keyed own property. Own
+ * properties survive what frameworks do to prototypes (Express sub-apps reset them), and no
+ * prototype is touched. (A WeakMap would do the same, but its entries cost the garbage
+ * collector about a fifth of the server's time at bench load.)
  * @module
  */
 import type { Transport } from "../options.ts";
@@ -34,7 +36,9 @@ export interface RequestState {
   guard: object | undefined;
 }
 
-const states = new WeakMap<object, RequestState>();
+const kState = Symbol("scs-ts.request");
+
+type Linked = { [kState]?: RequestState };
 
 /**
  * The state of the request `key` belongs to (its node request or response, or a framework
@@ -42,7 +46,7 @@ const states = new WeakMap<object, RequestState>();
  * @returns the state, or undefined when the request has none.
  */
 export function requestStateOf(key: object): RequestState | undefined {
-  return states.get(key);
+  return (key as Linked)[kState];
 }
 
 /**
@@ -53,12 +57,12 @@ export function requestStateOf(key: object): RequestState | undefined {
 export function addSessionEntry(entry: SessionEntry, keys: readonly object[]): RequestState {
   let state: RequestState | undefined;
   for (const key of keys) {
-    state = states.get(key);
+    state = (key as Linked)[kState];
     if (state !== undefined) break;
   }
   if (state === undefined) state = { entries: [], guard: undefined };
   state.entries.push(entry);
-  for (const key of keys) states.set(key, state);
+  for (const key of keys) (key as Linked)[kState] = state;
   return state;
 }
 
@@ -70,7 +74,7 @@ export function sessionOf<Data extends object>(
   key: object,
   core: SessionCore<Data>,
 ): Session<Data> | undefined {
-  const state = states.get(key);
+  const state = (key as Linked)[kState];
   if (state === undefined) return undefined;
   for (const entry of state.entries) {
     if (entry.core === (core as unknown as SessionCore)) {
