@@ -8,8 +8,9 @@
  * session is committed in `onSend`, before the first byte, only when its data changed, and
  * regenerate deletes the old token.
  *
- * Types: declare the data in {@link FastifyDropInData} (where @fastify/session reads
- * `declare module "fastify" { interface Session { ... } }`).
+ * Types: as with @fastify/session, declare the data in
+ * `declare module "fastify" { interface Session { ... } }`; an existing declaration keeps
+ * typing `request.session`, its `get` and `set`.
  *
  * @example
  * import Fastify from "fastify";
@@ -24,7 +25,12 @@
  * });
  * @module
  */
-import type { FastifyInstance, FastifyRequest, HookHandlerDoneFunction } from "fastify";
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  Session as FastifySession,
+  HookHandlerDoneFunction,
+} from "fastify";
 import { Session, type SessionData } from "../session.ts";
 import type { RegisteredData } from "./common.ts";
 import { type DropInBaseOptions, type PeerOptionTable, resolveDropIn } from "./dropin-options.ts";
@@ -32,16 +38,24 @@ import { type Callback, callbackOrPromise, DropInState, SessionCookie } from "./
 import { fastifySession as scsFastifySession } from "./fastify.ts";
 
 /**
- * The type of `request.session`'s data. Empty (untyped values) until you declare your keys:
- * `declare module "scs-ts/fastify-session" { interface FastifyDropInData { userId: string } }`
- * (where @fastify/session had `declare module "fastify" { interface Session { ... } }`).
+ * Data keys declared under scs-ts's name; they join Fastify's `Session` (declare them there,
+ * as @fastify/session users do). Kept for declarations written against earlier releases:
+ * `declare module "scs-ts/fastify-session" { interface FastifyDropInData { userId: string } }`.
+ * @deprecated declare the keys in `declare module "fastify" { interface Session { ... } }`.
  */
 // biome-ignore lint/suspicious/noEmptyInterface: filled in by the application's declaration merging
 export interface FastifyDropInData {}
 
-type FastifySessionData = RegisteredData<FastifyDropInData>;
+/** Fastify's `Session` as declared by the application, or untyped values until it declares a key. */
+type FastifySessionData = RegisteredData<FastifySession>;
 
 declare module "fastify" {
+  /**
+   * The type of `request.session`'s data, declared where @fastify/session reads it:
+   * `declare module "fastify" { interface Session { userId: string } }`. Empty (untyped
+   * values) until you declare your keys.
+   */
+  interface Session extends FastifyDropInData {}
   interface FastifyRequest extends FastifyDropInRequest {}
 }
 
@@ -93,8 +107,11 @@ export interface FastifyDropInMethods {
   data(): Record<string, unknown>;
 }
 
-/** `request.session`: the methods and your declared data. */
-export type FastifyDropInSession = FastifyDropInMethods & Partial<FastifySessionData>;
+/**
+ * `request.session`: the methods and your declared data, as @fastify/session's
+ * `FastifySessionObject extends Session` (a key not always present is declared optional).
+ */
+export type FastifyDropInSession = FastifyDropInMethods & FastifySessionData;
 
 /** What the plugin adds to Fastify's request (a base of `FastifyRequest`). */
 export interface FastifyDropInRequest {

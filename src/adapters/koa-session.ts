@@ -6,7 +6,9 @@
  * (not in the cookie), the session is committed before Koa writes the body and only when its
  * data changed, regenerate deletes the old token.
  *
- * Type the data by declaring it in {@link KoaDropInData}.
+ * Type the data by declaring it in {@link KoaDropInData}. koa-session 7 has no way to type it:
+ * it neither exports its `Session` nor declares `ctx.session` on Koa's context (its
+ * `ctx.session` is untyped), so there is no peer declaration to keep.
  *
  * @example
  * import Koa from "koa";
