@@ -343,21 +343,17 @@ export class RqliteConnection {
         const strong = plan.strong === true || recovering;
         const path = recovering ? (plan.strongPath as string) : plan.path;
         const mark = this.#recovery.mark;
+        const budget = Math.min(cap, remaining);
         try {
-          const results = await this.#attempt(
-            index,
-            path,
-            body,
-            Math.min(cap, remaining),
-            plan.schemaKnown === true,
-          );
+          const results = await this.#attempt(index, path, body, budget, plan.schemaKnown === true);
           this.#recovery.answered(index, strong ? mark : undefined);
           this.#current = index;
           return results;
         } catch (err) {
           if (err instanceof RqliteError) throw err;
           this.#recovery.disturbed();
-          lastError = err;
+          // An attempt cut short by the call's own deadline says less than the failure before it.
+          if (lastError === undefined || budget < remaining) lastError = err;
           // Later calls should not start with a node that just failed.
           if (this.#current === index) this.#current = (index + 1) % n;
         }
