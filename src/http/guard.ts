@@ -24,11 +24,12 @@ import { isPromiseLike } from "../store.ts";
 import type { SessionHeader } from "./core.ts";
 import {
   dropRepresentationHeaders,
+  type HeadersBefore,
   hasHeaderTable,
   injectWriteHeadHeaders,
   mergeWriteHeadArgs,
   setSessionHeaders,
-  takeBackLater,
+  takeBackSessionHeaders,
 } from "./headers.ts";
 import { HeldResponse } from "./held-response.ts";
 import { type RequestState, requestStateOf, type SessionEntry } from "./request-state.ts";
@@ -124,14 +125,13 @@ function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
     header: saved.header,
   }));
   let call: unknown[];
-  let undo: (() => void) | undefined;
+  let before: HeadersBefore[] | undefined;
   if (!hasHeaderTable(this)) {
     // No header set yet: Node takes its "only writeHead headers" path, which keeps nothing of a
     // call it refuses. Ours go into the call, so that path stays exactly as without a session.
     call = injectWriteHeadHeaders(args, sessions);
   } else {
-    undo = takeBackLater(this, sessions);
-    for (const saved of guard.saved) setSessionHeaders(this, saved.entry.transport, saved.header);
+    before = sessions.map(({ transport, header }) => setSessionHeaders(this, transport, header));
     call = mergeWriteHeadArgs(args, sessions, false);
   }
   let result: unknown;
@@ -139,7 +139,12 @@ function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
     result = guard.originals.writeHead.apply(this, call);
   } catch (err) {
     // No head was built: take ours back out, so a later head carries the session as it is then.
-    if (!this.headersSent) undo?.();
+    if (before !== undefined && !this.headersSent) {
+      for (let i = 0; i < sessions.length; i++) {
+        const { transport, header } = sessions[i]!;
+        takeBackSessionHeaders(this, transport, header, before[i]!);
+      }
+    }
     throw err;
   }
   if (this.headersSent) lockTokens(guard);

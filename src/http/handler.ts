@@ -92,28 +92,39 @@ export function createHandler<Data extends object>(
     throw new TypeError(`handler needs a function: ${typeof next}`);
   }
   const transport = resolveTransport(options);
+  const failed = (state: RequestState, req: IncomingMessage, res: ServerResponse, err: unknown) => {
+    abandonSessions(state);
+    core.handleError(err, req, res);
+  };
+  // No closure per request on the synchronous path: this runs for every request.
   const run = (req: IncomingMessage, res: ServerResponse, session: Session<Data>): void => {
     const state = attachSession(core, transport, req, res, session);
-    const failed = (err: unknown) => {
-      abandonSessions(state);
-      core.handleError(err, req, res);
-    };
     let result: unknown;
     try {
       result = next(req, res);
     } catch (err) {
-      failed(err);
+      failed(state, req, res, err);
       return;
     }
-    if (isPromiseLike(result)) result.then(undefined, failed);
+    if (isPromiseLike(result)) {
+      result.then(undefined, (err: unknown) => failed(state, req, res, err));
+    }
   };
   return function loadAndSave(req: IncomingMessage, res: ServerResponse): void {
-    loadSession(
-      core,
-      transport,
-      req.headers,
+    let loaded: Session<Data> | Promise<Session<Data>>;
+    try {
+      loaded = core.load(core.readToken(req.headers, transport));
+    } catch (err) {
+      core.handleError(err, req, res);
+      return;
+    }
+    if (!isPromiseLike(loaded)) {
+      run(req, res, loaded);
+      return;
+    }
+    loaded.then(
       (session) => run(req, res, session),
-      (err) => core.handleError(err, req, res),
+      (err: unknown) => core.handleError(err, req, res),
     );
   };
 }

@@ -21,93 +21,100 @@ export interface SessionHeaders {
   readonly header: SessionHeader | undefined;
 }
 
+/** What the application's session-related headers were before a session's were set. */
+export interface HeadersBefore {
+  vary: HeaderValue;
+  cacheControl: HeaderValue;
+  own: HeaderValue;
+}
+
+type HeaderValue = number | string | string[] | null | undefined;
+
 /**
  * Sets a session's headers on `res`, merged with the application's: `Vary` always; when the
  * session has a header, that header (Set-Cookie appended to the application's cookies) and
  * `Cache-Control: no-cache="<name>"`. Idempotent: calling it again adds nothing twice.
+ * @returns what those headers were before, for {@link takeBackSessionHeaders}.
  */
 export function setSessionHeaders(
   res: HeaderBag,
   transport: Transport,
   header: SessionHeader | undefined,
-): void {
-  appendHeaderToken(res, "Vary", transport.vary);
-  if (header === undefined) return;
+): HeadersBefore {
+  const vary = appendHeaderToken(res, "Vary", transport.vary);
+  if (header === undefined) return { vary, cacheControl: undefined, own: undefined };
+  const own = res.getHeader(header.name);
   if (header.name === "Set-Cookie") {
-    const existing = res.getHeader("Set-Cookie");
-    if (existing === undefined || existing === null) res.setHeader("Set-Cookie", header.value);
-    else if (Array.isArray(existing)) {
-      if (!existing.includes(header.value))
-        res.setHeader("Set-Cookie", [...existing, header.value]);
-    } else if (String(existing) !== header.value) {
-      res.setHeader("Set-Cookie", [String(existing), header.value]);
+    if (own === undefined || own === null) res.setHeader("Set-Cookie", header.value);
+    else if (Array.isArray(own)) {
+      if (!own.includes(header.value)) res.setHeader("Set-Cookie", [...own, header.value]);
+    } else if (String(own) !== header.value) {
+      res.setHeader("Set-Cookie", [String(own), header.value]);
     }
   } else {
     res.setHeader(header.name, header.value);
   }
-  appendHeaderToken(res, "Cache-Control", `no-cache="${header.name}"`);
+  const cacheControl = appendHeaderToken(res, "Cache-Control", `no-cache="${header.name}"`);
+  return { vary, cacheControl, own };
 }
 
 /**
- * Notes what the application's headers are before the sessions' headers are set.
- * @returns a function that removes what the sessions added (and only that: what Node kept of
- *   a refused `writeHead` call stays, as without a session).
+ * After Node refused a head: removes what {@link setSessionHeaders} added, and only that (what
+ * Node kept of the refused call stays, as without a session).
  */
-export function takeBackLater(
+export function takeBackSessionHeaders(
   res: ServerResponse,
-  sessions: readonly SessionHeaders[],
-): () => void {
-  const steps: (() => void)[] = [];
-  const tokenStep = (name: string, token: string) => {
-    const before = res.getHeader(name);
-    const had = before !== undefined && before !== null && hasToken(listText(before), token);
-    if (had) return;
-    steps.push(() => {
-      const now = res.getHeader(name);
-      if (now === undefined || now === null) return;
-      const kept = listText(now)
-        .split(/\s*,\s*/)
-        .filter((part) => part !== "" && part.toLowerCase() !== token.toLowerCase());
-      if (kept.length === 0) res.removeHeader(name);
-      else res.setHeader(name, kept.join(", "));
-    });
-  };
-  for (const { transport, header } of sessions) {
-    tokenStep("Vary", transport.vary);
-    if (header === undefined) continue;
-    tokenStep("Cache-Control", `no-cache="${header.name}"`);
-    const before = res.getHeader(header.name);
-    steps.push(() => {
-      const now = res.getHeader(header.name);
-      if (header.name === "Set-Cookie" && Array.isArray(now)) {
-        const kept = now.filter((cookie) => cookie !== header.value);
-        if (kept.length === 0) res.removeHeader("Set-Cookie");
-        else if (kept.length !== now.length) res.setHeader("Set-Cookie", kept);
-      } else if (now === header.value) {
-        if (before === undefined) res.removeHeader(header.name);
-        else res.setHeader(header.name, before);
-      }
-    });
+  transport: Transport,
+  header: SessionHeader | undefined,
+  before: HeadersBefore,
+): void {
+  removeTokenUnlessBefore(res, "Vary", transport.vary, before.vary);
+  if (header === undefined) return;
+  removeTokenUnlessBefore(res, "Cache-Control", `no-cache="${header.name}"`, before.cacheControl);
+  const now = res.getHeader(header.name);
+  if (header.name === "Set-Cookie" && Array.isArray(now)) {
+    const kept = now.filter((cookie) => cookie !== header.value);
+    if (kept.length === 0) res.removeHeader("Set-Cookie");
+    else if (kept.length !== now.length) res.setHeader("Set-Cookie", kept);
+  } else if (now === header.value) {
+    if (before.own === undefined || before.own === null) res.removeHeader(header.name);
+    else res.setHeader(header.name, before.own);
   }
-  return () => {
-    for (const step of steps) step();
-  };
+}
+
+function removeTokenUnlessBefore(
+  res: ServerResponse,
+  name: string,
+  token: string,
+  before: HeaderValue,
+): void {
+  if (before !== undefined && before !== null && hasToken(listText(before), token)) return;
+  const now = res.getHeader(name);
+  if (now === undefined || now === null) return;
+  const kept = listText(now)
+    .split(/\s*,\s*/)
+    .filter((part) => part !== "" && part.toLowerCase() !== token.toLowerCase());
+  if (kept.length === 0) res.removeHeader(name);
+  else res.setHeader(name, kept.join(", "));
 }
 
 function listText(value: number | string | string[]): string {
   return Array.isArray(value) ? value.join(", ") : String(value);
 }
 
-/** Adds `token` to a comma-separated header unless already present. */
-function appendHeaderToken(res: HeaderBag, name: string, token: string): void {
+/**
+ * Adds `token` to a comma-separated header unless already present.
+ * @returns the header's value before.
+ */
+function appendHeaderToken(res: HeaderBag, name: string, token: string): HeaderValue {
   const existing = res.getHeader(name);
   if (existing === undefined || existing === null) {
     res.setHeader(name, token);
-    return;
+    return existing;
   }
   const text = Array.isArray(existing) ? existing.join(", ") : String(existing);
-  if (hasToken(text, token)) return;
-  res.setHeader(name, `${text}, ${token}`);
+  if (!hasToken(text, token)) res.setHeader(name, `${text}, ${token}`);
+  return existing;
 }
 
 function hasToken(text: string, token: string): boolean {
