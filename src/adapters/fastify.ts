@@ -33,7 +33,7 @@ import type {
 } from "fastify";
 import { coreOf, type SessionCore, type SessionHeader } from "../http/core.ts";
 import { type HeaderBag, setSessionHeaders } from "../http/headers.ts";
-import { addSessionEntry } from "../http/request-state.ts";
+import { bindSession } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
 import { type Session as ScsSession, sessionInternals } from "../session.ts";
@@ -115,17 +115,7 @@ export function fastifySession<Data extends object>(
 
   const start = (request: FastifyRequest, reply: FastifyReply, session: ScsSession<Data>): void => {
     loaded.set(request, session);
-    addSessionEntry(
-      {
-        core: core as unknown as SessionCore,
-        session: session as unknown as ScsSession<object>,
-        transport,
-        abandoned: false,
-        fail: undefined,
-        abandonWhen: undefined,
-      },
-      [request, request.raw, reply.raw],
-    );
+    bindSession(core, session, transport, [request, request.raw, reply.raw]);
     (request as { session: unknown }).session = session;
   };
 

@@ -24,9 +24,9 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
-import { coreOf, type SessionCore, type SessionHeader } from "../http/core.ts";
+import { coreOf, type SessionHeader } from "../http/core.ts";
 import { type HeaderBag, REPRESENTATION_HEADERS, setSessionHeaders } from "../http/headers.ts";
-import { addSessionEntry } from "../http/request-state.ts";
+import { bindSession } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import { type Session, sessionInternals } from "../session.ts";
@@ -112,17 +112,7 @@ export function honoSession<Data extends object>(
       return fail(c, err);
     }
     c.set("session", session);
-    addSessionEntry(
-      {
-        core: core as unknown as SessionCore,
-        session: session as unknown as Session<object>,
-        transport,
-        abandoned: false,
-        fail: undefined,
-        abandonWhen: undefined,
-      },
-      [c, c.req.raw],
-    );
+    bindSession(core, session, transport, [c, c.req.raw]);
     await next();
     sessionInternals.lockToken(session); // the head is built from c.res after this
     const bag = new ContextHeaders(c);

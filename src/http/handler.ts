@@ -10,7 +10,7 @@ import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import type { SessionCore } from "./core.ts";
 import { abandonSessions, guardResponse } from "./guard.ts";
-import { addSessionEntry, type RequestState } from "./request-state.ts";
+import { bindSession, type RequestState } from "./request-state.ts";
 
 /** Options of `sessions.handler(next, options)`: the token transport. */
 export type HandlerOptions = TransportOptions;
@@ -40,18 +40,8 @@ export function attachSession<Data extends object>(
   session: Session<Data>,
   options: AttachOptions = {},
 ): RequestState {
-  const state = addSessionEntry(
-    {
-      core: core as unknown as SessionCore,
-      session: session as unknown as Session<object>,
-      transport,
-      abandoned: false,
-      fail: options.fail,
-      abandonWhen: options.abandonWhen,
-      beforeSave: options.beforeSave,
-    },
-    options.keys === undefined ? [req, res] : [req, res, ...options.keys],
-  );
+  const keys = options.keys === undefined ? [req, res] : [req, res, ...options.keys];
+  const state = bindSession(core, session, transport, keys, options);
   guardResponse(req, res, state);
   return state;
 }

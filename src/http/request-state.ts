@@ -66,6 +66,39 @@ export function addSessionEntry(entry: SessionEntry, keys: readonly object[]): R
   return state;
 }
 
+/** What an adapter may add to a session entry (see {@link SessionEntry}). */
+export interface EntryOptions {
+  fail?: (err: unknown) => void;
+  abandonWhen?: (statusCode: number) => boolean;
+  beforeSave?: () => void;
+}
+
+/**
+ * Puts one manager's session on a request, bound to every object given (see
+ * {@link addSessionEntry}).
+ * @returns the request's state.
+ */
+export function bindSession<Data extends object>(
+  core: SessionCore<Data>,
+  session: Session<Data>,
+  transport: Transport,
+  keys: readonly object[],
+  options: EntryOptions = {},
+): RequestState {
+  return addSessionEntry(
+    {
+      core: core as unknown as SessionCore,
+      session: session as unknown as Session<object>,
+      transport,
+      abandoned: false,
+      fail: options.fail,
+      abandonWhen: options.abandonWhen,
+      beforeSave: options.beforeSave,
+    },
+    keys,
+  );
+}
+
 /**
  * The session `core`'s manager gave the request `key` belongs to.
  * @returns the session, or undefined.
