@@ -3,6 +3,7 @@
  * backoff inside an overall deadline, and rqlite's three ways of reporting errors.
  * @module
  */
+import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { Pool } from "undici";
 import { StoreUnavailableError } from "../errors.ts";
@@ -74,6 +75,12 @@ export interface RqliteConnectionOptions {
   tls?: Pick<ConnectionOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername">;
   /** The clock of the recovery window (see {@link QueryOptions.recoveryWindow}), in ms. @default Date.now */
   now?: () => number;
+  /**
+   * Local IP address the sockets to the nodes are bound to, e.g. `"10.0.0.5"` on a host with
+   * several addresses (firewall rules or rqlite's network policy that match the app's address).
+   * @default the operating system's choice
+   */
+  localAddress?: string;
 }
 
 /** Options of {@link RqliteConnection.execute}. */
@@ -199,6 +206,7 @@ export class RqliteConnection {
   readonly #connections: number;
   readonly #tls: RqliteConnectionOptions["tls"];
   readonly #recovery: RecoveryTracker;
+  readonly #localAddress: string | undefined;
   /** What rqlite's answers must not carry into an error message: the credentials sent. */
   readonly #secrets: string[] = [];
   #current = 0;
@@ -242,6 +250,11 @@ export class RqliteConnection {
       throw new TypeError(`option now is invalid: ${String(options.now)} (a function)`);
     }
     this.#recovery = new RecoveryTracker(options.now ?? Date.now);
+    const local = options.localAddress;
+    if (local !== undefined && (typeof local !== "string" || isIP(local) === 0)) {
+      throw new TypeError(`option localAddress is invalid: ${shown(local)} (an IP address)`);
+    }
+    this.#localAddress = local;
   }
 
   /** The node URLs, without credentials. */
@@ -387,6 +400,7 @@ export class RqliteConnection {
         connections: this.#connections,
         pipelining: 1,
         connect: { timeout: this.#attemptCap, ...this.#tls },
+        ...(this.#localAddress === undefined ? {} : { localAddress: this.#localAddress }),
         // Off: readAnswer's one timer bounds the whole attempt. These two are idle timers that
         // a trickling node resets with every chunk, so they bounded nothing and cost a timer each.
         headersTimeout: 0,

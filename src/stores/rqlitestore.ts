@@ -10,6 +10,7 @@ import {
   RqliteConnection,
   type Statement,
 } from "./rqlite-client.ts";
+import { BATCH, type StoreSql, storeSql } from "./rqlite-sql.ts";
 
 /** Options of {@link RqliteStore}. */
 export interface RqliteStoreOptions {
@@ -54,6 +55,24 @@ export interface RqliteStoreOptions {
    * @default false
    */
   queue?: boolean;
+  /**
+   * Tombstones for deleted tokens, in `<table>_tombstones` beside the session table (SCS's
+   * table is unchanged). A delete records the token there in the same transaction, and every
+   * commit is conditional on there being none: a commit that timed out and is applied later
+   * (after a retry elsewhere succeeded and the user signed out, or renewToken deleted the old
+   * token) cannot bring the session back. Costs one more statement per delete and a primary-key
+   * lookup per commit (see the README's figures). Off: an SCS-style plain upsert and delete.
+   * @default true
+   */
+  tombstones?: boolean;
+  /**
+   * Shortest time, in ms, a tombstone is kept; it is kept at least until the deleted row's own
+   * expiry. Covers commits still in flight when the token was deleted, whose expiry may be
+   * later than the row's: it should exceed the longest a write can be delayed, and ideally the
+   * sessions' lifetime.
+   * @default 86_400_000 (24 h, SCS's default lifetime)
+   */
+  tombstoneLifetime?: number;
   /** The clock, in ms since the epoch (tests inject a fake one). @default Date.now */
   now?: () => number;
   /** Told about background failures (cleanup). @default console.error without details that could hold data */
@@ -61,7 +80,6 @@ export interface RqliteStoreOptions {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const BATCH = 1000;
 const LEVELS: readonly ReadConsistency[] = ["none", "weak", "linearizable", "strong"];
 
 /** ms since the epoch → Julian day, the unit of SCS's `expiry REAL` column. */
@@ -87,14 +105,15 @@ function toBytes(cell: unknown, type: unknown): Uint8Array {
  */
 export class RqliteStore implements IterableStore {
   readonly #conn: RqliteConnection;
-  readonly #table: string;
   /** Read options; `schemaKnown` turns true once the table is known to exist. */
   readonly #readOptions: QueryOptions;
   /** Options of every write, built once: `queue` only when opted in. */
   readonly #writeOptions: { queue: boolean };
   readonly #now: () => number;
   readonly #onError: (err: unknown) => void;
-  readonly #sql: { find: string; commit: string; delete: string; page: string; cleanup: string };
+  readonly #sql: StoreSql;
+  readonly #tombstones: boolean;
+  readonly #tombstoneLifetime: number;
   #ready: Promise<void> | undefined;
   /** True once the table is known to exist: calls then skip the await on {@link #ready}. */
   #created = false;
@@ -131,20 +150,22 @@ export class RqliteStore implements IterableStore {
     if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
       throw new TypeError(`option cleanupInterval is invalid: ${String(interval)}`);
     }
-    this.#table = table;
+    const lifetime = options.tombstoneLifetime ?? 86_400_000;
+    if (typeof lifetime !== "number" || !Number.isFinite(lifetime) || lifetime < 0) {
+      throw new TypeError(`option tombstoneLifetime is invalid: ${String(lifetime)}`);
+    }
+    const tombstones = options.tombstones ?? true;
+    if (typeof tombstones !== "boolean") {
+      throw new TypeError(`option tombstones is invalid: ${String(tombstones)} (a boolean)`);
+    }
+    this.#tombstones = tombstones;
+    this.#tombstoneLifetime = lifetime;
     this.#readOptions = { level, recoveryWindow, schemaKnown: false };
     if (options.freshness !== undefined) this.#readOptions.freshness = options.freshness;
     this.#writeOptions = { queue: options.queue === true };
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? defaultOnError;
-    const t = `"${table}"`;
-    this.#sql = {
-      find: `SELECT data, typeof(data) FROM ${t} WHERE token = ? AND ? < expiry`,
-      commit: `INSERT INTO ${t} (token, data, expiry) VALUES (?, unhex(?), ?) ON CONFLICT(token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-      delete: `DELETE FROM ${t} WHERE token = ?`,
-      page: `SELECT token, data, typeof(data) FROM ${t} WHERE token > ? AND ? < expiry ORDER BY token LIMIT ${BATCH}`,
-      cleanup: `DELETE FROM ${t} WHERE token IN (SELECT token FROM ${t} WHERE expiry < ? LIMIT ${BATCH})`,
-    };
+    this.#sql = storeSql(table, tombstones);
     if (options.createTable === false) this.#created = true;
     if (interval > 0) {
       this.#timer = setInterval(() => void this.deleteExpired().catch(this.#onError), interval);
@@ -173,17 +194,26 @@ export class RqliteStore implements IterableStore {
   async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     if (!this.#created) await this.#ensureTable();
     const hex = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
-    await this.#conn.execute(
-      [[this.#sql.commit, token, hex, julianDay(expiry.getTime())]],
-      this.#writeOptions,
-    );
+    const day = julianDay(expiry.getTime());
+    const statement: Statement = this.#tombstones
+      ? [this.#sql.commit, token, hex, day, token]
+      : [this.#sql.commit, token, hex, day];
+    await this.#conn.execute([statement], this.#writeOptions);
     this.#readOptions.schemaKnown = true;
   }
 
-  /** Removes the token; a missing token is a no-op. */
+  /**
+   * Removes the token; a missing token is a no-op. With tombstones (the default) the token
+   * also stays dead: a commit of it that arrives later changes nothing.
+   */
   async delete(token: string): Promise<void> {
     if (!this.#created) await this.#ensureTable();
-    await this.#conn.execute([[this.#sql.delete, token]], this.#writeOptions);
+    const until = julianDay(this.#now() + this.#tombstoneLifetime);
+    const statements = this.#sql.delete(token, until);
+    await this.#conn.execute(
+      statements,
+      statements.length > 1 ? { ...this.#writeOptions, transaction: true } : this.#writeOptions,
+    );
   }
 
   /** Every unexpired session, read in pages of 1000 rows in token order. */
@@ -203,9 +233,10 @@ export class RqliteStore implements IterableStore {
   }
 
   /**
-   * Deletes expired rows in batches of 1000 until a batch deletes fewer. The background
-   * cleanup calls this; skipped while a previous run is still going.
-   * @returns the number of rows deleted.
+   * Deletes expired rows in batches of 1000 until a batch deletes fewer; expired tombstones
+   * go in the same requests. The background cleanup calls this; skipped while a previous run
+   * is still going.
+   * @returns the number of session rows deleted.
    */
   async deleteExpired(): Promise<number> {
     if (this.#cleaning) return 0;
@@ -215,10 +246,10 @@ export class RqliteStore implements IterableStore {
       const now = julianDay(this.#now());
       let total = 0;
       for (;;) {
-        const [res] = await this.#conn.execute([[this.#sql.cleanup, now]]);
+        const [res, tombs] = await this.#conn.execute(this.#sql.cleanup(now));
         const n = res?.rowsAffected ?? 0;
         total += n;
-        if (n < BATCH) return total;
+        if (n < BATCH && (tombs?.rowsAffected ?? 0) < BATCH) return total;
       }
     } finally {
       this.#cleaning = false;
@@ -245,14 +276,7 @@ export class RqliteStore implements IterableStore {
   /** Creates the table and index once, even under concurrent first calls; retried after a failure. */
   #ensureTable(): Promise<void> {
     if (this.#ready) return this.#ready;
-    const t = this.#table;
-    const statements: Statement[] = [
-      [
-        `CREATE TABLE IF NOT EXISTS "${t}" (token TEXT PRIMARY KEY, data BLOB NOT NULL, expiry REAL NOT NULL)`,
-      ],
-      [`CREATE INDEX IF NOT EXISTS "${t}_expiry_idx" ON "${t}"(expiry)`],
-    ];
-    const ready = this.#conn.execute(statements, { transaction: true }).then(() => {
+    const ready = this.#conn.execute(this.#sql.schema, { transaction: true }).then(() => {
       this.#created = true;
       this.#readOptions.schemaKnown = true;
     });
