@@ -15,6 +15,7 @@ import {
   startCleanup,
   tableParts,
 } from "./sql-common.ts";
+import { type Checkpointer, openCheckpointer } from "./sqlite-checkpointer.ts";
 
 /** A value bound to a statement parameter. */
 export type SqliteValue = string | number | bigint | Uint8Array;
@@ -75,6 +76,7 @@ interface Statements {
   all: SqliteStatement;
   cleanup: SqliteStatement;
   checkpoint: SqliteStatement;
+  journalMode: SqliteStatement;
 }
 
 /**
@@ -88,8 +90,9 @@ interface Statements {
  * Expiry is compared with the store's clock (`now`, Date.now by default). Expired rows are
  * never returned; the background cleanup (every `cleanupInterval` ms, on an unref'd timer)
  * deletes them in batches sized to take about a millisecond each and yields to the event loop
- * between them; in WAL mode it checkpoints after each batch, so SQLite's automatic checkpoint
- * never has a sweep's worth of pages to copy at once.
+ * between them; in WAL mode it checkpoints after each batch on a second connection in a worker
+ * thread, so the checkpoint's fsyncs never hold the event loop and SQLite's automatic
+ * checkpoint never has a sweep's worth of pages to copy at once.
  *
  * The database handle is yours: `close()` stops the cleanup and never closes it. Use WAL mode
  * (`PRAGMA journal_mode = WAL`) and a busy timeout when several processes share the file; a
@@ -115,6 +118,8 @@ export class SqliteStore implements IterableStore {
   #generation = 0;
   /** Rows per cleanup batch, carried from sweep to sweep. */
   #batch = 256;
+  /** The sweep's checkpoint worker: undefined until a WAL sweep needs it, null when there is none. */
+  #checkpointer: Checkpointer | null | undefined;
 
   /**
    * @param db - a `node:sqlite` DatabaseSync or a better-sqlite3 Database, opened by you.
@@ -198,57 +203,79 @@ export class SqliteStore implements IterableStore {
 
   /**
    * Deletes the rows expired by now in batches of about a millisecond each, yielding to the
-   * event loop after each batch in WAL mode (every few milliseconds otherwise). The background
-   * cleanup calls it; call it yourself when `cleanupInterval` is 0. While a sweep runs, returns
-   * that sweep's promise.
+   * event loop after each batch in WAL mode (every few milliseconds otherwise). In WAL mode each
+   * batch's pages are checkpointed before the next batch, on a second connection in a worker
+   * thread (see sqlite-checkpointer.ts), so the checkpoint's fsyncs never hold the event loop
+   * and SQLite's automatic checkpoint never has a sweep's worth of pages to copy in a request's
+   * commit. The background cleanup calls it; call it yourself when `cleanupInterval` is 0.
+   * While a sweep runs, returns that sweep's promise.
    * @returns a Promise of the number of rows deleted.
    */
   deleteExpired(): Promise<number> {
     if (this.#sweeping !== undefined) return this.#sweeping;
-    const sweeping = new Promise<number>((resolve, reject) => {
-      const generation = this.#generation;
-      const before = julianDay(this.#now());
-      let deleted = 0;
-      const slice = (): void => {
-        try {
-          const s = this.#statements ?? this.#prepare();
-          const until = performance.now() + SLICE_MS;
-          for (;;) {
-            if (generation !== this.#generation) {
-              resolve(deleted);
-              return;
-            }
-            const limit = this.#batch;
-            const started = performance.now();
-            const n = Number(s.cleanup.run(before, limit).changes);
-            deleted += n;
-            if (n < limit) {
-              resolve(deleted);
-              return;
-            }
-            // Halve or double: a batch's time is a fixed commit cost plus a cost per row.
-            const took = performance.now() - started;
-            if (took < BATCH_MS / 2) this.#batch = Math.min(MAX_BATCH, limit * 2);
-            else if (took > BATCH_MS * 2) this.#batch = Math.max(MIN_BATCH, limit >> 1);
-            // In WAL mode, copy this batch's pages into the database now, while they are few,
-            // and yield: left to SQLite's automatic checkpoint (every 1000 pages), one batch in
-            // ten would copy them all at once, for tens of milliseconds.
-            const wal = s.checkpoint.get() as { log?: unknown } | undefined;
-            if (Number(wal?.log ?? -1) >= 0 || performance.now() >= until) break;
-          }
-          setImmediate(slice);
-        } catch (err) {
-          reject(unavailable(err));
-        }
-      };
-      slice();
-    });
+    const sweeping = this.#sweep(this.#generation);
     this.#sweeping = sweeping;
     const done = (): void => {
       if (this.#sweeping === sweeping) this.#sweeping = undefined;
     };
     sweeping.then(done, done);
     return sweeping;
+  }
+
+  async #sweep(generation: number): Promise<number> {
+    const before = julianDay(this.#now());
+    let deleted = 0;
+    try {
+      const s = this.#statements ?? this.#prepare();
+      const mode = s.journalMode.get() as { journal_mode?: unknown } | undefined;
+      const wal = String(mode?.journal_mode).toLowerCase() === "wal";
+      for (;;) {
+        // A slice: one batch in WAL mode, batches for up to SLICE_MS otherwise (each commit of
+        // a rollback journal pays its own fsync here; WAL mode is the one to use).
+        const until = performance.now() + SLICE_MS;
+        let full: boolean;
+        do {
+          if (generation !== this.#generation) return deleted;
+          const limit = this.#batch;
+          const started = performance.now();
+          const n = Number(s.cleanup.run(before, limit).changes);
+          deleted += n;
+          full = n === limit;
+          // Halve or double: a batch's time is a fixed commit cost plus a cost per row.
+          const took = performance.now() - started;
+          if (took < BATCH_MS / 2) this.#batch = Math.min(MAX_BATCH, limit * 2);
+          else if (took > BATCH_MS * 2) this.#batch = Math.max(MIN_BATCH, limit >> 1);
+        } while (full && !wal && performance.now() < until);
+        if (!full) return deleted;
+        if (wal) await this.#checkpoint(s);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  /** The WAL's pages into the database: on the worker when there is one, else here. */
+  async #checkpoint(s: Statements): Promise<void> {
+    if (this.#checkpointer === undefined) {
+      this.#checkpointer = openCheckpointer(this.#db as object) ?? null;
+    }
+    const worker = this.#checkpointer;
+    if (worker !== null) {
+      const generation = this.#generation;
+      try {
+        await worker.checkpoint();
+        return;
+      } catch (err) {
+        // close() ended the worker: the sweep stops at its next batch.
+        if (generation !== this.#generation) return;
+        // The worker could not open the file or ended: checkpoint here from now on.
+        worker.close();
+        this.#checkpointer = null;
+        this.#onError(err);
+      }
+    }
+    s.checkpoint.get();
   }
 
   /** Ends the background cleanup. Idempotent; the store keeps working. */
@@ -265,6 +292,8 @@ export class SqliteStore implements IterableStore {
     this.stopCleanup();
     this.#generation++;
     this.#sweeping = undefined;
+    this.#checkpointer?.close();
+    this.#checkpointer = undefined;
   }
 
   /** `using store = new SqliteStore(db)`: same as {@link close}. */
@@ -294,6 +323,7 @@ export class SqliteStore implements IterableStore {
         ),
         // A no-op unless the database is in WAL mode.
         checkpoint: db.prepare("PRAGMA wal_checkpoint(PASSIVE)"),
+        journalMode: db.prepare("PRAGMA journal_mode"),
       };
     } catch (err) {
       throw unavailable(err);
