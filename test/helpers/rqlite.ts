@@ -7,7 +7,17 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { createRequire } from "node:module";
@@ -52,6 +62,24 @@ export interface StartOptions {
   tls?: { certFile: string; keyFile: string };
   /** How long to wait for `/readyz`. @default 20_000 */
   readyTimeout?: number;
+  /**
+   * Loopback address of each node, in start order (HTTP and Raft bind to it), e.g.
+   * `["127.0.0.11", "127.0.0.12", "127.0.0.13"]`. @default "127.0.0.1" for every node
+   */
+  hosts?: readonly string[];
+  /**
+   * Unix user id to run each node as, in start order (root only; the data dir is handed to it):
+   * firewall rules can then tell the nodes' own connections apart (test/helpers/nft.ts).
+   * @default the test process's own user
+   */
+  uids?: readonly number[];
+}
+
+/** Where one node listens and as whom it runs. */
+export interface NodePlacement {
+  /** @default "127.0.0.1" */
+  host?: string;
+  uid?: number;
 }
 
 const live = new Set<RqliteNode>();
@@ -74,13 +102,13 @@ export function killAllSync(): void {
   for (const node of live) node.killSync();
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released; a small race is handled by retrying start). */
-export function freePort(): Promise<number> {
+/** A free TCP port on `host` (bound then released; a small race is handled by retrying start). */
+export function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.listen(0, host, () => {
       const addr = srv.address();
       const port = typeof addr === "object" && addr ? addr.port : 0;
       srv.close(() => resolve(port));
@@ -106,6 +134,10 @@ export class RqliteNode {
   readonly httpPort: number;
   readonly raftPort: number;
   readonly dataDir: string;
+  /** The loopback address the node binds. */
+  readonly host: string;
+  /** The user id the node runs as, when not the test process's. */
+  readonly uid: number | undefined;
   readonly #args: string[];
   readonly #auth: string | undefined;
   readonly #logPath: string;
@@ -121,8 +153,11 @@ export class RqliteNode {
     dataDir: string,
     args: string[],
     auth?: RqliteUser,
+    placement: NodePlacement = {},
   ) {
     this.id = id;
+    this.host = placement.host ?? "127.0.0.1";
+    this.uid = placement.uid;
     this.httpPort = httpPort;
     this.raftPort = raftPort;
     this.dataDir = dataDir;
@@ -134,9 +169,9 @@ export class RqliteNode {
     this.#scheme = args.includes("-http-cert") ? "https" : "http";
   }
 
-  /** `http://127.0.0.1:<httpPort>` (`https://` with the `tls` option) */
+  /** `http://<host>:<httpPort>` (`https://` with the `tls` option) */
   get url(): string {
-    return `${this.#scheme}://127.0.0.1:${this.httpPort}`;
+    return `${this.#scheme}://${this.host}:${this.httpPort}`;
   }
 
   /** GET on the node, for the harness's own probes (a test certificate is not checked here). */
@@ -161,9 +196,9 @@ export class RqliteNode {
       req.on("error", reject);
     });
   }
-  /** `127.0.0.1:<raftPort>`, the address other nodes `-join`. */
+  /** `<host>:<raftPort>`, the address other nodes `-join`. */
   get raftAddr(): string {
-    return `127.0.0.1:${this.raftPort}`;
+    return `${this.host}:${this.raftPort}`;
   }
   /** OS process id while running. */
   get pid(): number | undefined {
@@ -186,19 +221,26 @@ export class RqliteNode {
   spawn(): void {
     if (this.#child) throw new Error(`node ${this.id} already running`);
     const fd = openSync(this.#logPath, "a");
+    if (this.uid !== undefined) {
+      mkdirSync(this.dataDir, { recursive: true });
+      chownSync(this.dataDir, this.uid, this.uid);
+    }
     const child = spawn(
       rqlitedPath,
       [
         "-node-id",
         this.id,
         "-http-addr",
-        `127.0.0.1:${this.httpPort}`,
+        `${this.host}:${this.httpPort}`,
         "-raft-addr",
-        `127.0.0.1:${this.raftPort}`,
+        `${this.host}:${this.raftPort}`,
         ...this.#args,
         this.dataDir,
       ],
-      { stdio: ["ignore", fd, fd] },
+      {
+        stdio: ["ignore", fd, fd],
+        ...(this.uid === undefined ? {} : { uid: this.uid, gid: this.uid }),
+      },
     );
     closeSync(fd);
     // The harness must not keep the test process alive; the exit hook kills what is left.
@@ -338,9 +380,11 @@ async function makeNode(
   extra: string[],
   authFile: string | undefined,
   attempt: number,
+  placement: NodePlacement,
 ): Promise<RqliteNode> {
-  const httpPort = opts.httpPort !== undefined ? opts.httpPort : await freePort();
-  const raftPort = opts.raftPort !== undefined ? opts.raftPort : await freePort();
+  const host = placement.host ?? "127.0.0.1";
+  const httpPort = opts.httpPort !== undefined ? opts.httpPort : await freePort(host);
+  const raftPort = opts.raftPort !== undefined ? opts.raftPort : await freePort(host);
   const node = new RqliteNode(
     id,
     httpPort,
@@ -348,6 +392,7 @@ async function makeNode(
     join(baseDir, attempt ? `${id}-${attempt}` : id),
     [...flags(opts, authFile), ...extra],
     opts.auth?.[0],
+    placement,
   );
   node.spawn();
   return node;
@@ -360,10 +405,11 @@ async function startOne(
   opts: StartOptions,
   extra: string[],
   authFile: string | undefined,
+  placement: NodePlacement = {},
 ): Promise<RqliteNode> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const node = await makeNode(id, baseDir, opts, extra, authFile, attempt);
+    const node = await makeNode(id, baseDir, opts, extra, authFile, attempt, placement);
     try {
       await node.waitReady(opts.readyTimeout ?? 20_000);
       return node;
@@ -386,6 +432,13 @@ async function startOne(
 export async function startCluster(size = 3, opts: StartOptions = {}): Promise<RqliteCluster> {
   const baseDir = opts.baseDir ?? mkdtempSync(join(tmpdir(), "scs-rqlite-"));
   const ownsBase = opts.baseDir === undefined;
+  // Nodes run as other users must reach their data dirs inside the base dir.
+  if (opts.uids !== undefined) chmodSync(baseDir, 0o711);
+  const placement = (i: number): NodePlacement => {
+    const host = opts.hosts?.[i - 1];
+    const uid = opts.uids?.[i - 1];
+    return { ...(host === undefined ? {} : { host }), ...(uid === undefined ? {} : { uid }) };
+  };
   let authFile: string | undefined;
   if (opts.auth) {
     authFile = join(baseDir, "auth.json");
@@ -414,14 +467,14 @@ export async function startCluster(size = 3, opts: StartOptions = {}): Promise<R
     },
   };
   try {
-    const first = await startOne("n1", baseDir, opts, [], authFile);
+    const first = await startOne("n1", baseDir, opts, [], authFile, placement(1));
     nodes.push(first);
     for (let i = 2; i <= size; i++) {
       const extra = ["-join", first.raftAddr];
       if (opts.auth?.[0]) extra.push("-join-as", opts.auth[0].username);
       const port = (p: number | undefined) => (p === undefined ? undefined : p + i - 1);
       const nodeOpts = { ...opts, httpPort: port(opts.httpPort), raftPort: port(opts.raftPort) };
-      nodes.push(await startOne(`n${i}`, baseDir, nodeOpts, extra, authFile));
+      nodes.push(await startOne(`n${i}`, baseDir, nodeOpts, extra, authFile, placement(i)));
     }
   } catch (err) {
     await cluster.close();
