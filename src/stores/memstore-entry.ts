@@ -4,7 +4,12 @@
  *
  * @example
  * import { MemStore } from "scs-ts/memstore";
- * const store = new MemStore({ cleanupInterval: 60_000 });
+ * const store = new MemStore({ cleanupInterval: 60_000, maxBytes: 128 * 1024 * 1024 });
  * @module
  */
-export { MemStore, type MemStoreOptions } from "./memstore.ts";
+export {
+  MEMSTORE_DEFAULT_MAX_BYTES,
+  MEMSTORE_ENTRY_OVERHEAD,
+  MemStore,
+  type MemStoreOptions,
+} from "./memstore.ts";

@@ -5,6 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { IterableStore } from "../store.ts";
+import { NONE, RecencyList } from "./memstore-lru.ts";
 
 /** Options of {@link MemStore}. */
 export interface MemStoreOptions {
@@ -15,9 +16,24 @@ export interface MemStoreOptions {
    */
   cleanupInterval?: number;
   /**
+   * Upper bound on the bytes held, counting each session as its data's length, its token's
+   * length and {@link MEMSTORE_ENTRY_OVERHEAD} bytes for the rest (the token's string header,
+   * the index entry, the recency links, the expiry, the data's array objects). A commit that
+   * would pass it evicts the least recently used sessions (found or committed longest ago)
+   * until it fits; an evicted session is simply not found (its user is signed out). A single
+   * session larger than the bound is refused with a RangeError. `Infinity` turns the bound off.
+   *
+   * The default is fixed, not a share of the heap, so a store evicts at the same point on a
+   * laptop and in production: 64 MiB, small next to Node's heap limit on a 64-bit machine, and
+   * room for about 164,000 sessions of 45 bytes or 48,000 of 1 KB. Size it as sessions you
+   * must keep × (data bytes + 43 + 320); the process's RSS grows by up to about twice that.
+   * @default 67_108_864 (64 MiB)
+   */
+  maxBytes?: number;
+  /**
    * Upper bound on the sessions held. Committing a new token past it evicts the least recently
-   * used session (found or committed longest ago). Unset: no bound.
-   * @default undefined
+   * used session (found or committed longest ago). Both bounds apply when both are set.
+   * @default undefined (only maxBytes bounds the store)
    */
   maxSessions?: number;
   /**
@@ -27,14 +43,30 @@ export interface MemStoreOptions {
   now?: () => number;
 }
 
+/**
+ * Bytes {@link MemStoreOptions.maxBytes} counts per session besides its data and token
+ * characters. Measured (bench/memstore.ts, section d) as the heap + external growth per session
+ * after a forced GC, less data and token characters, at 200,000 sessions of 45 to 1,000 bytes
+ * on Node 20 x64: 293–313 bytes (the token's string header, the index Map entry, five slot
+ * array cells, the Uint8Array and ArrayBuffer objects). Rounded up.
+ */
+export const MEMSTORE_ENTRY_OVERHEAD = 320;
+/** The default {@link MemStoreOptions.maxBytes}: 64 MiB. */
+export const MEMSTORE_DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Longest a sweep runs before it yields to the event loop, in ms. */
 const SLICE_MS = 2;
 /** Slots a sweep checks between two looks at the clock. */
 const SLOTS_PER_CLOCK_CHECK = 256;
+/**
+ * The slot arrays are compacted when at most a quarter of their slots is in use (and they have
+ * at least this many), so a store that shrank after a flood gives the memory of its freed slots
+ * back. Compaction renumbers the live slots in recency order: O(live sessions), amortized O(1)
+ * per session released since the arrays grew.
+ */
+const COMPACT_MIN_SLOTS = 4096;
 /** Largest delay setInterval accepts (it treats anything larger as 1 ms). */
 const MAX_INTERVAL = 2_147_483_647;
-/** No slot, in the recency list. */
-const NONE = -1;
 /**
  * The token index is split over this many Maps (a power of two), chosen by the token's last
  * character. V8 rehashes a whole Map when it grows or shrinks past a quarter full; at a million
@@ -50,8 +82,13 @@ function invalid(option: string, value: unknown, expected: string): TypeError {
  * An in-memory {@link IterableStore}: SCS's memstore. Answers synchronously (its methods return
  * values, not Promises, so the manager adds no microtask hop).
  *
- * Data is held as given, not copied: callers must not change a `Uint8Array` after committing it
- * or after `find` returned it (the session manager never does).
+ * Memory is bounded by default: `maxBytes` (64 MiB) and, when set, `maxSessions`; past either
+ * the least recently used sessions are evicted, in O(1) per session evicted. `find` counts as
+ * a use, as `get` does in lru-cache.
+ *
+ * `commit` copies the data into an allocation of its own, exactly its size, so a session never
+ * keeps a larger buffer alive (a small Buffer is often a view of a shared 8 KiB pool slab).
+ * `find` returns the stored copy: callers must not change it (the session manager never does).
  *
  * Expired sessions are never returned: `find` checks the expiry and drops an expired entry it
  * meets. A background sweep every `cleanupInterval` ms drops the rest; it works in slices of at
@@ -60,32 +97,31 @@ function invalid(option: string, value: unknown, expected: string): TypeError {
  * process alive; `stopCleanup()`, `close()` or `using` end it.
  *
  * Sessions live in slots: Maps from token to slot number, and arrays indexed by slot for the
- * token, the data and the expiry (a packed array of doubles). That keeps the cost per session
- * to a few array cells rather than an object per entry, and lets the sweep scan expiries
- * without touching the Map.
+ * token, the data, the expiry (a packed array of doubles) and the recency links. That keeps the
+ * cost per session to a few array cells rather than an object per entry, and lets the sweep
+ * scan expiries without touching the Map.
  *
  * @example
- * const store = new MemStore({ cleanupInterval: 30_000, maxSessions: 100_000 });
+ * const store = new MemStore({ cleanupInterval: 30_000, maxBytes: 256 * 1024 * 1024 });
  * store.commit(token, data, new Date(Date.now() + 3_600_000));
  * store.find(token); // data, until the expiry passes
  * store.stopCleanup();
  */
 export class MemStore implements IterableStore {
   readonly #now: () => number;
-  readonly #max: number | undefined;
+  readonly #max: number;
+  readonly #maxBytes: number;
   /** Token → slot, in {@link SHARDS} Maps. */
   #index: Map<string, number>[] = Array.from({ length: SHARDS }, () => new Map());
   #count = 0;
+  /** Bytes counted against maxBytes, over every slot in use. */
+  #bytes = 0;
   #tokens: (string | undefined)[] = [];
   #data: (Uint8Array | undefined)[] = [];
   /** Expiry per slot in ms; +Infinity for a free slot, so the sweep skips it. */
   #expiry: number[] = [];
   #free: number[] = [];
-  /** Recency list, kept only with maxSessions: slot → previous / next slot, oldest at head. */
-  #prev: number[] = [];
-  #next: number[] = [];
-  #head = NONE;
-  #tail = NONE;
+  #lru = new RecencyList();
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<number> | undefined;
 
@@ -95,19 +131,31 @@ export class MemStore implements IterableStore {
    * @throws TypeError naming the option and value when an option is invalid.
    */
   constructor(options: MemStoreOptions = {}) {
-    const { cleanupInterval = 60_000, maxSessions, now = Date.now } = options;
+    const {
+      cleanupInterval = 60_000,
+      maxBytes = MEMSTORE_DEFAULT_MAX_BYTES,
+      maxSessions,
+      now = Date.now,
+    } = options;
     if (
       typeof cleanupInterval !== "number" ||
       !(cleanupInterval >= 0 && cleanupInterval <= MAX_INTERVAL)
     ) {
       throw invalid("cleanupInterval", cleanupInterval, `0 to ${MAX_INTERVAL} milliseconds`);
     }
+    if (
+      typeof maxBytes !== "number" ||
+      !((Number.isSafeInteger(maxBytes) && maxBytes > 0) || maxBytes === Number.POSITIVE_INFINITY)
+    ) {
+      throw invalid("maxBytes", maxBytes, "a positive integer of bytes, or Infinity");
+    }
     if (maxSessions !== undefined && !(Number.isSafeInteger(maxSessions) && maxSessions > 0)) {
       throw invalid("maxSessions", maxSessions, "a positive integer");
     }
     if (typeof now !== "function") throw invalid("now", now, "a function returning milliseconds");
     this.#now = now;
-    this.#max = maxSessions;
+    this.#max = maxSessions ?? Number.POSITIVE_INFINITY;
+    this.#maxBytes = maxBytes;
     if (cleanupInterval > 0) {
       // A WeakRef so the timer does not keep an abandoned store alive either.
       const ref = new WeakRef(this);
@@ -122,9 +170,9 @@ export class MemStore implements IterableStore {
   }
 
   /**
-   * The data committed for `token`, or `undefined` when there is none or it has expired.
-   * With `maxSessions`, a hit marks the session as the most recently used.
-   * @returns the stored bytes (the same object that was committed; do not change it).
+   * The data committed for `token`, or `undefined` when there is none, it has expired or it was
+   * evicted. A hit marks the session as the most recently used.
+   * @returns the stored bytes (the store's own copy; do not change it).
    */
   find(token: string): Uint8Array | undefined {
     const slot = this.#shard(token).get(token);
@@ -133,24 +181,38 @@ export class MemStore implements IterableStore {
       this.#release(slot);
       return undefined;
     }
-    if (this.#max !== undefined) this.#touch(slot);
+    this.#lru.touch(slot);
     return this.#data[slot];
   }
 
   /**
-   * Stores `data` for `token` until `expiry`, replacing data and expiry already held for it.
-   * A new token past `maxSessions` evicts the least recently used session first.
+   * Stores a copy of `data` for `token` until `expiry`, replacing data and expiry already held
+   * for it, and marks it the most recently used. Past `maxSessions` or `maxBytes`, the least
+   * recently used other sessions are evicted until both bounds hold.
+   * @throws RangeError when this one session is larger than `maxBytes` (nothing is changed).
    */
   commit(token: string, data: Uint8Array, expiry: Date): void {
+    const size = MEMSTORE_ENTRY_OVERHEAD + token.length + data.byteLength;
+    if (size > this.#maxBytes) {
+      throw new RangeError(
+        `MemStore: a session of ${size} bytes (data, token and overhead) is over maxBytes ${this.#maxBytes}`,
+      );
+    }
+    // Its own exactly sized allocation: a view of a pooled slab would keep the whole slab alive.
+    const own = new Uint8Array(data);
     let slot = this.#shard(token).get(token);
     if (slot === undefined) {
-      if (this.#max !== undefined && this.#count >= this.#max) this.#release(this.#head);
+      if (this.#count >= this.#max) this.#release(this.#lru.head);
       slot = this.#claim(token);
-    } else if (this.#max !== undefined) {
-      this.#touch(slot);
+      this.#bytes += size;
+    } else {
+      this.#bytes += data.byteLength - this.#data[slot]!.byteLength;
+      this.#lru.touch(slot);
     }
-    this.#data[slot] = data;
+    this.#data[slot] = own;
     this.#expiry[slot] = expiry.getTime();
+    // The committed slot is the most recently used, so the head is another one while over.
+    while (this.#bytes > this.#maxBytes) this.#release(this.#lru.head);
   }
 
   /** The v1 name of {@link MemStore.commit}, kept for SCS v1 users. */
@@ -182,6 +244,14 @@ export class MemStore implements IterableStore {
   /** Sessions held, counting expired ones not yet swept or looked up. */
   get size(): number {
     return this.#count;
+  }
+
+  /**
+   * Bytes held as `maxBytes` counts them: data, token characters and
+   * {@link MEMSTORE_ENTRY_OVERHEAD} per session, expired ones not yet swept included.
+   */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /**
@@ -237,6 +307,7 @@ export class MemStore implements IterableStore {
       }
     }
     this.#sweeping = undefined;
+    this.#maybeCompact();
     resolve(dropped);
   }
 
@@ -247,16 +318,12 @@ export class MemStore implements IterableStore {
       this.#tokens.push(token);
       this.#data.push(undefined);
       this.#expiry.push(Number.POSITIVE_INFINITY);
-      if (this.#max !== undefined) {
-        this.#prev.push(NONE);
-        this.#next.push(NONE);
-      }
     } else {
       this.#tokens[slot] = token;
     }
     this.#shard(token).set(token, slot);
     this.#count++;
-    if (this.#max !== undefined) this.#append(slot);
+    this.#lru.append(slot);
     return slot;
   }
 
@@ -266,6 +333,7 @@ export class MemStore implements IterableStore {
   }
 
   #release(slot: number): void {
+    if (slot === NONE) return;
     const token = this.#tokens[slot]!;
     this.#shard(token).delete(token);
     if (--this.#count === 0) {
@@ -274,39 +342,40 @@ export class MemStore implements IterableStore {
       this.#data = [];
       this.#expiry = [];
       this.#free = [];
-      this.#prev = [];
-      this.#next = [];
-      this.#head = this.#tail = NONE;
+      this.#lru.clear();
+      this.#bytes = 0;
       return;
     }
+    this.#bytes -= MEMSTORE_ENTRY_OVERHEAD + token.length + this.#data[slot]!.byteLength;
     this.#tokens[slot] = undefined;
     this.#data[slot] = undefined;
     this.#expiry[slot] = Number.POSITIVE_INFINITY;
-    if (this.#max !== undefined) this.#unlink(slot);
+    this.#lru.unlink(slot);
     this.#free.push(slot);
+    // Not while a sweep runs: it walks the slots by number.
+    if (this.#sweeping === undefined) this.#maybeCompact();
   }
 
-  /** Moves a slot to the most recently used end. */
-  #touch(slot: number): void {
-    if (slot === this.#tail) return;
-    this.#unlink(slot);
-    this.#append(slot);
-  }
-
-  #append(slot: number): void {
-    this.#prev[slot] = this.#tail;
-    this.#next[slot] = NONE;
-    if (this.#tail === NONE) this.#head = slot;
-    else this.#next[this.#tail] = slot;
-    this.#tail = slot;
-  }
-
-  #unlink(slot: number): void {
-    const prev = this.#prev[slot]!;
-    const next = this.#next[slot]!;
-    if (prev === NONE) this.#head = next;
-    else this.#next[prev] = next;
-    if (next === NONE) this.#tail = prev;
-    else this.#prev[next] = prev;
+  #maybeCompact(): void {
+    const slots = this.#tokens.length;
+    if (slots < COMPACT_MIN_SLOTS || this.#count * 4 > slots) return;
+    const tokens: (string | undefined)[] = [];
+    const data: (Uint8Array | undefined)[] = [];
+    const expiry: number[] = [];
+    const lru = new RecencyList();
+    for (let slot = this.#lru.head; slot !== NONE; slot = this.#lru.next(slot)) {
+      const token = this.#tokens[slot]!;
+      const renumbered = tokens.length;
+      tokens.push(token);
+      data.push(this.#data[slot]);
+      expiry.push(this.#expiry[slot]!);
+      this.#shard(token).set(token, renumbered); // an update of an existing key: no rehash
+      lru.append(renumbered);
+    }
+    this.#tokens = tokens;
+    this.#data = data;
+    this.#expiry = expiry;
+    this.#free = [];
+    this.#lru = lru;
   }
 }

@@ -49,11 +49,14 @@ describe("MemStore expiry", () => {
 });
 
 describe("MemStore data and size", () => {
-  it("returns the very Uint8Array that was committed (no copy)", () => {
+  it("returns an equal copy of the committed bytes, the same stored copy on every find", () => {
     const { store, at } = fakeClockStore();
-    const data = bytes("same object");
+    const data = bytes("same bytes");
     store.commit("t", data, at(1000));
-    assert.equal(store.find("t"), data);
+    const got = store.find("t");
+    assert.notEqual(got, data);
+    assert.deepEqual(got, data);
+    assert.equal(store.find("t"), got);
   });
 
   it("answers synchronously, not with Promises", () => {
@@ -112,6 +115,13 @@ describe("MemStore options", () => {
     [{ maxSessions: 1.5 }, /option maxSessions is invalid: 1.5/],
     [{ maxSessions: Number.NaN }, /option maxSessions is invalid: NaN/],
     [{ maxSessions: Number.POSITIVE_INFINITY }, /option maxSessions is invalid: Infinity/],
+    [{ maxBytes: 0 }, /option maxBytes is invalid: 0 \(expected a positive integer/],
+    [{ maxBytes: -1 }, /option maxBytes is invalid: -1/],
+    [{ maxBytes: 1.5 }, /option maxBytes is invalid: 1.5/],
+    [{ maxBytes: Number.NaN }, /option maxBytes is invalid: NaN/],
+    [{ maxBytes: Number.NEGATIVE_INFINITY }, /option maxBytes is invalid: -Infinity/],
+    [{ maxBytes: "64MB" as unknown as number }, /option maxBytes is invalid: 64MB/],
+    [{ maxBytes: 10n as unknown as number }, /option maxBytes is invalid: 10/],
     [{ now: 5 as unknown as () => number }, /option now is invalid: 5/],
   ];
   for (const [options, message] of bad) {
@@ -127,8 +137,10 @@ describe("MemStore options", () => {
     });
   }
 
-  it("accepts the defaults, 0 and a maxSessions of 1", () => {
+  it("accepts the defaults, 0, a maxSessions of 1 and maxBytes of 1 or Infinity", () => {
     new MemStore().close();
     new MemStore({ cleanupInterval: 0, maxSessions: 1 }).close();
+    new MemStore({ maxBytes: 1 }).close();
+    new MemStore({ maxBytes: Number.POSITIVE_INFINITY }).close();
   });
 });
