@@ -7,6 +7,8 @@ import { type Codec, defaultCodec } from "./codec.ts";
 import { reconcileWithStored } from "./concurrency.ts";
 import { readTokenFromCookieHeader, readTokenFromHeader, serializeCookie } from "./cookie.ts";
 import { CodecError, NotIterableError, SessionError } from "./errors.ts";
+import type { RequestLike } from "./fetch/request.ts";
+import { commitCookie, commitHeaders, loadRequest } from "./fetch/two-step.ts";
 import { registerCore, type SessionCore, type SessionHeader } from "./http/core.ts";
 import { defaultOnError } from "./http/error-response.ts";
 import { createHandler, type HandlerOptions } from "./http/handler.ts";
@@ -16,6 +18,7 @@ import {
   resolveOptions,
   type SessionManagerOptions,
   type Transport,
+  type TransportOptions,
 } from "./options.ts";
 import { redact } from "./redact.ts";
 import { RetiredTokens } from "./retired-tokens.ts";
@@ -400,6 +403,45 @@ export class SessionManager<Data extends object = SessionData> {
       throw new SessionError("no session on this request: is the session middleware installed?");
     }
     return session;
+  }
+
+  /**
+   * Two-step form for Fetch API frameworks that build their own Response (React Router / Remix
+   * loaders and actions, SvelteKit, Astro): the session of a `Request`, from its `Cookie` (or,
+   * with `{ header }`, that header). `sessions.from(request)` finds it afterwards. Send its
+   * changes with {@link commitCookie} or {@link commitHeaders}.
+   * @returns the session (fresh for an absent, malformed, unknown or expired token).
+   * @throws TypeError when `request` has no `headers`; rejects when the store fails.
+   * @example const session = await sessions.loadRequest(request);
+   */
+  loadRequest(request: RequestLike, options?: TransportOptions): Promise<Session<Data>> {
+    return loadRequest(this.#core, request, options);
+  }
+
+  /**
+   * Commits a session from {@link loadRequest} (when modified) and gives the header value to
+   * send: a `Set-Cookie` value, a deletion cookie when destroyed, or `undefined` when there is
+   * nothing to send (unmodified). With `{ header }`: the token ("" when destroyed). Call it
+   * once, last: the token is locked afterwards (renewToken throws).
+   * @returns the header value, or undefined.
+   * @throws (rejects) when the store or codec fails.
+   * @example
+   * const cookie = await sessions.commitCookie(session);
+   * if (cookie !== undefined) headers.append("Set-Cookie", cookie);
+   */
+  commitCookie(session: Session<Data>, options?: TransportOptions): Promise<string | undefined> {
+    return commitCookie(this.#core, session, options);
+  }
+
+  /**
+   * {@link commitCookie} as ready-made response headers: `Vary: Cookie` always, and when there
+   * is a cookie to send, `Set-Cookie` plus `Cache-Control: no-cache="Set-Cookie"`, as `handler`
+   * sends them.
+   * @returns a new Headers object, e.g. for React Router's `data(value, { headers })`.
+   * @throws (rejects) when the store or codec fails.
+   */
+  commitHeaders(session: Session<Data>, options?: TransportOptions): Promise<Headers> {
+    return commitHeaders(this.#core, session, options);
   }
 
   /** The error path: `onError`, or log + 500/503. Never throws. */

@@ -2,7 +2,9 @@
  * Hono adapter (Hono 4): `app.use(honoSession(sessions))` loads the session before the
  * handlers and commits it after them — before the response body is read, so streamed bodies
  * too — with the headers of `sessions.handler`. The session is at `c.get("session")`, typed
- * with the manager's data through Hono's variables map, and at `sessions.from(c)`.
+ * with the manager's data through Hono's variables map, and at `sessions.from(c)`. Built on
+ * the Fetch API code of `scs-ts/fetch`, it runs wherever Hono runs: Node (`@hono/node-server`),
+ * Bun, Deno, Workers.
  *
  * @example
  * import { serve } from "@hono/node-server";
@@ -24,12 +26,14 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
+import { addSessionHeaders, hasToken } from "../fetch/headers.ts";
+import { requestToken, saveForResponse } from "../fetch/request.ts";
 import { coreOf, type SessionHeader } from "../http/core.ts";
-import { type HeaderBag, REPRESENTATION_HEADERS, setSessionHeaders } from "../http/headers.ts";
+import { REPRESENTATION_HEADERS } from "../http/headers.ts";
 import { bindSession } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
-import { resolveTransport, type TransportOptions } from "../options.ts";
-import { type Session, sessionInternals } from "../session.ts";
+import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
+import type { Session } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import { isFailedStatus } from "./common.ts";
 
@@ -47,30 +51,27 @@ export interface HonoSessionEnv<Data extends object> {
 // The response header node-server reads as "the response went out already, write nothing".
 const ALREADY_SENT = "x-hono-already-sent";
 
-// Response headers through Hono's c.header, which makes a finalized response's headers mutable.
-class ContextHeaders implements HeaderBag {
-  constructor(readonly c: Context) {}
-  getHeader(name: string): string | string[] | undefined {
-    const headers = this.c.res.headers;
-    if (name.toLowerCase() === "set-cookie") {
-      const cookies = headers.getSetCookie();
-      return cookies.length === 0 ? undefined : cookies;
-    }
-    return headers.get(name) ?? undefined;
-  }
-  setHeader(name: string, value: string | string[]): void {
-    if (typeof value === "string") {
-      this.c.header(name, value);
-      return;
-    }
-    this.c.header(name, undefined);
-    for (const item of value) this.c.header(name, item, { append: true });
-  }
-}
-
+/** What @hono/node-server puts in `c.env`; absent on Bun, Deno and Workers. */
 interface NodeBindings {
   incoming?: IncomingMessage;
   outgoing?: ServerResponse;
+}
+
+/**
+ * Adds the session's headers to the response `c.res`, in place: on @hono/node-server that
+ * keeps its lightweight response (and fast path), where `c.header` after `next()` would turn
+ * the body into a stream. A response with immutable headers (from `fetch()`) is copied first.
+ */
+function setResponseHeaders(c: Context, transport: Transport, header: SessionHeader | undefined) {
+  try {
+    addSessionHeaders(c.res.headers, transport, header);
+    return;
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+  }
+  const res = c.res;
+  c.res = new Response(res.body, res);
+  addSessionHeaders(c.res.headers, transport, header);
 }
 
 /**
@@ -102,27 +103,30 @@ export function honoSession<Data extends object>(
   return async function scsHonoSession(c, next) {
     let session: Session<Data>;
     try {
-      const headers =
-        transport.header === undefined
-          ? { cookie: c.req.header("cookie") }
-          : { [transport.headerKey]: c.req.header(transport.headerKey) };
-      const loaded = core.load(core.readToken(headers, transport));
+      // node-server's IncomingMessage has the headers parsed already: no Headers object built.
+      const incoming = (c.env as NodeBindings | undefined)?.incoming;
+      const token =
+        incoming?.headers === undefined
+          ? requestToken(core, c.req.raw.headers, transport)
+          : core.readToken(incoming.headers, transport);
+      const loaded = core.load(token);
       session = isPromiseLike(loaded) ? await loaded : loaded;
     } catch (err) {
       return fail(c, err);
     }
     c.set("session", session);
     bindSession(core, session, transport, [c, c.req.raw]);
+    // Before next(): a response built by c.text/c.json/... takes it from Hono's prepared headers.
+    c.header("Vary", transport.vary, { append: true });
     await next();
-    sessionInternals.lockToken(session); // the head is built from c.res after this
-    const bag = new ContextHeaders(c);
     if (c.error !== undefined || isFailedStatus(c.res.status)) {
-      setSessionHeaders(bag, transport, undefined);
+      if (!hasToken(c.res.headers.get("Vary"), transport.vary))
+        setResponseHeaders(c, transport, undefined);
       return;
     }
     let header: SessionHeader | undefined;
     try {
-      const saved = core.save(session, transport);
+      const saved = saveForResponse(core, session, transport);
       header = isPromiseLike(saved) ? await saved : saved;
     } catch (err) {
       // The route's body will not be sent; Hono copies these headers onto the error response.
@@ -131,6 +135,8 @@ export function honoSession<Data extends object>(
       c.res = fail(c, err);
       return;
     }
-    setSessionHeaders(bag, transport, header);
+    // READ: a response built by Hono has Vary already and is left as it is.
+    if (header === undefined && hasToken(c.res.headers.get("Vary"), transport.vary)) return;
+    setResponseHeaders(c, transport, header);
   };
 }

@@ -16,6 +16,7 @@ import {
   readAnswer,
 } from "./rqlite-answer.ts";
 import { RqliteError, redactCredentials } from "./rqlite-errors.ts";
+import { CAN_DISPATCH, fetchAnswer } from "./rqlite-fetch.ts";
 import { RecoveryTracker } from "./rqlite-recovery.ts";
 
 /** A value bound to a `?` placeholder. Bytes are bound as hex text and written with `unhex(?)`. */
@@ -255,6 +256,11 @@ export class RqliteConnection {
       throw new TypeError(`option localAddress is invalid: ${shown(local)} (an IP address)`);
     }
     this.#localAddress = local;
+    if (!CAN_DISPATCH && local !== undefined) {
+      throw new TypeError(
+        "option localAddress is invalid here: this runtime's fetch cannot bind one",
+      );
+    }
   }
 
   /** The node URLs, without credentials. */
@@ -424,11 +430,13 @@ export class RqliteConnection {
     const ms = Math.max(1, Math.ceil(timeout));
     let answer: Answer;
     try {
-      answer = await readAnswer(
-        this.#pool(index),
-        { method: "POST", path: node.prefix + path, headers: this.#headers, body },
-        ms,
-      );
+      answer = CAN_DISPATCH
+        ? await readAnswer(
+            this.#pool(index),
+            { method: "POST", path: node.prefix + path, headers: this.#headers, body },
+            ms,
+          )
+        : await fetchAnswer(node.origin + node.prefix + path, this.#headers, body, ms, this.#tls);
     } catch (err) {
       throw new RetryableError(`${node.url}: ${describe(err)}`, { cause: err });
     }
