@@ -8,6 +8,7 @@ export const entries = {
   rqlitestore: "src/stores/rqlitestore-entry.ts",
   sqlitestore: "src/stores/sqlitestore-entry.ts",
   postgresstore: "src/stores/postgresstore-entry.ts",
+  redisstore: "src/stores/redisstore-entry.ts",
   express: "src/adapters/express.ts",
   fastify: "src/adapters/fastify.ts",
   hono: "src/adapters/hono.ts",
@@ -15,6 +16,7 @@ export const entries = {
   "express-session": "src/adapters/express-session.ts",
   "koa-session": "src/adapters/koa-session.ts",
   "fastify-session": "src/adapters/fastify-session.ts",
+  "connect-store": "src/stores/connect-store-entry.ts",
 };
 
 export default defineConfig({

@@ -1,0 +1,349 @@
+/**
+ * RedisStore: one Redis key per session, its expiry kept by Redis itself (`SET ... PXAT`).
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { StoreUnavailableError } from "../errors.ts";
+import type { IterableStore } from "../store.ts";
+import { type RedisClientLike, type RedisOps, redisOps } from "./redis-clients.ts";
+import { invalid } from "./sql-common.ts";
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Put before each token to make its key (SCS's Go redisstore uses the same one, so a Go and a
+   * Node service can share sessions). `all()` lists only keys under it.
+   * @default "scs:session:"
+   */
+  prefix?: string;
+  /**
+   * Longest one call may take, in ms (each round trip of `all()` on its own); then it rejects
+   * with {@link StoreUnavailableError} (503), also when the client is still reconnecting or the
+   * server hangs.
+   * @default 5_000
+   */
+  deadline?: number;
+  /**
+   * Replicas that must hold each write before it is acknowledged: every commit and delete is
+   * followed by `WAIT waitReplicas <ms left of the deadline>` on the same connection, and
+   * rejects with {@link StoreUnavailableError} when fewer replicas confirmed it in time. 0: a
+   * write is acknowledged once the primary has it (Redis replicates asynchronously, so a primary
+   * that dies may take the last writes with it). See the README's "RedisStore" section for what
+   * each setting keeps in a failover, measured.
+   * @default 0
+   */
+  waitReplicas?: number;
+  /**
+   * Keys per `SCAN` page (its `COUNT` hint) and per `MGET` in `all()`.
+   * @default 1000
+   */
+  scanCount?: number;
+}
+
+/** The shortest a WAIT may leave us, ms: its answer must come back before our own deadline. */
+const WAIT_MARGIN_MS = 100;
+/** UTF-8 cannot keep lone surrogates apart: two such tokens would share a key. */
+const UNSTORABLE = /[\uD800-\uDFFF]/u;
+/** Library messages that carry no data, safe to repeat in ours. */
+const SAFE_MESSAGE =
+  /^(Connection is closed\.|The client is closed|Socket closed unexpectedly|Reached the max retries per request limit \(which is \d+\)\..*|None of the sentinels are available|All sentinels are unreachable.*|Stream isn't writeable and enableOfflineQueue options is false)$/;
+
+/** Glob metacharacters of SCAN's MATCH, escaped so the prefix matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\^-]/g, "\\$&");
+}
+
+/**
+ * A session store on Redis (or Valkey), through your ioredis, iovalkey or node-redis v5 client,
+ * plain or through its Sentinel support.
+ *
+ * Each session is one string key, `prefix + token`, holding the data bytes exactly, written
+ * with `SET key data PXAT expiry`: Redis expires it itself, so there is no cleanup timer, and
+ * an expired key is never found. An expiry already passed deletes the key. `all()` walks the
+ * keys with `SCAN` and reads them with `MGET`, page by page, never with `KEYS`.
+ *
+ * **Clock.** Redis compares the expiry with its own clock; keep the app servers' and Redis's
+ * clocks in sync (NTP).
+ *
+ * **Failures.** Any error of the client or of Redis (a refused or closed connection, a server
+ * that does not answer within `deadline`, an error reply such as `READONLY` during a failover)
+ * rejects with {@link StoreUnavailableError} (503). The client's error is its `cause`, with the
+ * command's arguments (the key, so the token) taken out; the message names only the error code.
+ * The client reconnects on its own; the store never retries (a command the client still has
+ * queued may land after the deadline).
+ *
+ * **Durability.** See `waitReplicas`. A Redis without replicas keeps what its persistence
+ * settings keep (`appendfsync` and the like): the store adds nothing and takes nothing away.
+ *
+ * The client is yours: `close()` never quits it.
+ *
+ * @example
+ * import Redis from "ioredis";
+ * const store = new RedisStore(new Redis(process.env.REDIS_URL), { prefix: "scs:session:" });
+ *
+ * @example
+ * import { createClient } from "redis";
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const store = new RedisStore(client);
+ */
+export class RedisStore implements IterableStore {
+  readonly #ops: RedisOps;
+  readonly #prefix: string;
+  readonly #deadline: number;
+  readonly #replicas: number;
+  readonly #scanCount: number;
+  #inflight = 0;
+  #idle: (() => void) | undefined;
+
+  /**
+   * @param client - an ioredis, iovalkey or node-redis v5 client (or Sentinel client), yours.
+   * @param options - see {@link RedisStoreOptions}.
+   * @throws TypeError naming the option and value when the client or an option is invalid.
+   */
+  constructor(client: RedisClientLike, options: RedisStoreOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`options is invalid: ${String(options)} (expected an object)`);
+    }
+    const ops = redisOps(client);
+    if (ops === undefined) {
+      throw new TypeError(
+        `client is invalid: ${describeValue(client)} (expected an ioredis, iovalkey or node-redis v5 client)`,
+      );
+    }
+    const {
+      prefix = "scs:session:",
+      deadline = 5_000,
+      waitReplicas = 0,
+      scanCount = 1000,
+    } = options;
+    if (typeof prefix !== "string" || UNSTORABLE.test(prefix)) {
+      throw invalid("prefix", prefix, "a string");
+    }
+    if (typeof deadline !== "number" || !(deadline > 0 && deadline <= 2_147_483_647)) {
+      throw invalid("deadline", deadline, "a positive number of milliseconds");
+    }
+    if (!Number.isSafeInteger(waitReplicas) || waitReplicas < 0) {
+      throw invalid("waitReplicas", waitReplicas, "a whole number of replicas, 0 or more");
+    }
+    if (!Number.isSafeInteger(scanCount) || scanCount < 1 || scanCount > 1_000_000) {
+      throw invalid("scanCount", scanCount, "a whole number from 1 to 1000000");
+    }
+    this.#ops = ops;
+    this.#prefix = prefix;
+    this.#deadline = deadline;
+    this.#replicas = waitReplicas;
+    this.#scanCount = scanCount;
+  }
+
+  /** The key prefix in use. */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** Data for a token, or `undefined` when missing or expired. */
+  find(token: string): Promise<Uint8Array | undefined> {
+    if (UNSTORABLE.test(token)) return Promise.resolve(undefined);
+    return this.#call((ops) => ops.get(this.#prefix + token), orUndefined);
+  }
+
+  /**
+   * Writes the token's data with its expiry (`SET key data PXAT expiry`), replacing what was
+   * there; an expiry already passed (or an invalid Date) deletes the key instead.
+   * @throws (rejects with) TypeError for a token holding a lone surrogate (UTF-8 cannot keep it).
+   */
+  commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+    if (UNSTORABLE.test(token)) {
+      return Promise.reject(
+        new TypeError("token holds a lone surrogate: a Redis key (UTF-8) cannot store it"),
+      );
+    }
+    const key = this.#prefix + token;
+    const at = expiry.getTime();
+    // PXAT wants a positive integer; a time already passed is a delete (Redis would do the same).
+    if (!(at > Date.now())) return this.#delete(key);
+    const value = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const ms = Math.ceil(at);
+    const n = this.#replicas;
+    if (n === 0) return this.#call((ops) => ops.set(key, value, ms), nothing);
+    return this.#call(
+      (ops, left) => ops.setWait(key, value, ms, n, waitTimeout(left)),
+      (acked) => this.#replicated(acked),
+    );
+  }
+
+  /** Removes the token; a missing token is a no-op. */
+  delete(token: string): Promise<void> {
+    if (UNSTORABLE.test(token)) return Promise.resolve();
+    return this.#delete(this.#prefix + token);
+  }
+
+  /**
+   * Every unexpired session under the prefix, keyed by token: `SCAN` pages of `scanCount` keys,
+   * each read with one `MGET` (keys that expire meanwhile are left out). Each round trip has its
+   * own deadline.
+   */
+  async all(): Promise<Map<string, Uint8Array>> {
+    const full = this.#ops.clientPrefix + this.#prefix;
+    const pattern = `${globEscape(full)}*`;
+    const strip = this.#ops.clientPrefix.length;
+    const out = new Map<string, Uint8Array>();
+    let cursor = "0";
+    do {
+      const [next, found] = await this.#call(
+        (ops) => ops.scan(cursor, pattern, this.#scanCount),
+        same<[string, string[]]>,
+      );
+      cursor = next;
+      const keys = found.filter((k) => k.startsWith(full)).map((k) => k.slice(strip));
+      for (let i = 0; i < keys.length; i += this.#scanCount) {
+        const batch = keys.slice(i, i + this.#scanCount);
+        const values = await this.#call((ops) => ops.mget(batch), same<(Buffer | null)[]>);
+        for (const [j, value] of values.entries()) {
+          if (value !== null && value !== undefined) {
+            out.set((batch[j] as string).slice(this.#prefix.length), value);
+          }
+        }
+      }
+    } while (cursor !== "0");
+    return out;
+  }
+
+  /**
+   * Waits for the calls in flight to settle, so the client can be quit afterwards. Never quits
+   * or disconnects the client; the store keeps working.
+   */
+  close(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.#idle;
+      this.#idle = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  /** `await using store = new RedisStore(client)`: same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #delete(key: string): Promise<void> {
+    const n = this.#replicas;
+    if (n === 0) return this.#call((ops) => ops.del(key), nothing);
+    return this.#call(
+      (ops, left) => ops.delWait(key, n, waitTimeout(left)),
+      (acked) => this.#replicated(acked),
+    );
+  }
+
+  #replicated(acked: number): void {
+    if (acked < this.#replicas) {
+      throw new StoreUnavailableError(
+        `redis: the write reached ${acked} of the ${this.#replicas} replica${this.#replicas === 1 ? "" : "s"} required within the ${this.#deadline} ms deadline (waitReplicas)`,
+      );
+    }
+  }
+
+  /**
+   * One client call bounded by the deadline; every failure becomes a StoreUnavailableError
+   * without the token. `map` turns the reply into the answer (and may throw).
+   */
+  #call<R, T>(send: (ops: RedisOps, left: number) => Promise<R>, map: (reply: R) => T): Promise<T> {
+    const deadline = this.#deadline;
+    this.#inflight++;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      /** Settles once; the call leaves the in-flight count after its caller has been answered. */
+      const settle = (answer: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        answer();
+        if (--this.#inflight === 0 && this.#idle !== undefined) {
+          const idle = this.#idle;
+          this.#idle = undefined;
+          idle();
+        }
+      };
+      // Request-scoped and bounded by the deadline: it holds the process like the request does.
+      const timer = setTimeout(() => {
+        settle(() =>
+          reject(
+            new StoreUnavailableError(
+              `redis unavailable: no answer within the ${deadline} ms deadline`,
+            ),
+          ),
+        );
+      }, deadline);
+      let sent: Promise<R>;
+      try {
+        sent = send(this.#ops, deadline);
+      } catch (err) {
+        settle(() => reject(unavailable(err)));
+        return;
+      }
+      sent.then(
+        (reply) =>
+          settle(() => {
+            try {
+              resolve(map(reply));
+            } catch (err) {
+              reject(err);
+            }
+          }),
+        (err: unknown) => settle(() => reject(unavailable(err))),
+      );
+    });
+  }
+}
+
+function nothing(): void {}
+
+function same<T>(reply: T): T {
+  return reply;
+}
+
+function orUndefined(value: Buffer | null): Uint8Array | undefined {
+  return value ?? undefined;
+}
+
+/** WAIT's own timeout: what is left of the deadline, less a margin for its answer to arrive. */
+function waitTimeout(left: number): number {
+  return Math.max(1, Math.floor(left - Math.min(WAIT_MARGIN_MS, left / 5)));
+}
+
+/** A short description of a bad client option, without its contents. */
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== "object") return String(value);
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name !== "" ? `a ${name}` : "an object";
+}
+
+/**
+ * The client's error as a StoreUnavailableError: the message names its class and code only,
+ * and the arguments ioredis keeps on the error (`command.args`: the key, so the token, and the
+ * data) are taken out of the cause.
+ */
+function unavailable(err: unknown): StoreUnavailableError {
+  if (err instanceof StoreUnavailableError) return err;
+  const command = (err as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  if (command !== null && typeof command === "object" && "args" in command) {
+    try {
+      command.args = ["[redacted]"];
+    } catch {
+      // a frozen error: leave it (it is only the cause)
+    }
+  }
+  return new StoreUnavailableError(`redis unavailable: ${describe(err)}`, { cause: err });
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return "the client failed";
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && /^[A-Z][A-Z0-9_]*$/.test(code)) return `${err.name} ${code}`;
+  // Redis error replies start with their code: "READONLY You can't write against ...".
+  const word = /^[A-Z][A-Z0-9_]+(?= |$)/.exec(err.message)?.[0];
+  if (word !== undefined) return `${err.name} ${word}`;
+  return SAFE_MESSAGE.test(err.message) ? `${err.name}: ${err.message}` : err.name;
+}
