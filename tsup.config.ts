@@ -12,6 +12,7 @@ export const entries = {
   express: "src/adapters/express.ts",
   fastify: "src/adapters/fastify.ts",
   hono: "src/adapters/hono.ts",
+  fetch: "src/fetch.ts",
   koa: "src/adapters/koa.ts",
   "express-session": "src/adapters/express-session.ts",
   "koa-session": "src/adapters/koa-session.ts",
