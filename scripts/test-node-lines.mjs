@@ -20,7 +20,8 @@ const LINES = [
 /**
  * Left out on these lines to keep CI well under 10 minutes; the machine's Node still runs them in
  * `npm test`. The load tests measure what 200 clients get from two cores in 10 s (capacity, not
- * compatibility, and flaky on a busy machine); the fault and cluster tests spend their ~45 s
+ * compatibility, and flaky on a busy machine), and the flood test (test/load/flood.test.ts,
+ * 20 s of session-creating requests) what MemStore's bound does to the server's RSS; the fault and cluster tests spend their ~45 s
  * SIGKILLing and SIGSTOPping rqlited nodes or PostgreSQL and waiting for them; the browser tests
  * drive Chromium against the demo (the demo's Node code runs in every other test too). Every
  * other test file runs: unit, adapter, drop-in, property and store tests (node:sqlite is tested
