@@ -6,6 +6,7 @@ import { Buffer } from "node:buffer";
 import { StoreUnavailableError } from "../errors.ts";
 import type { IterableStore } from "../store.ts";
 import { type RedisClientLike, type RedisOps, redisOps } from "./redis-clients.ts";
+import { unavailable } from "./redis-errors.ts";
 import { invalid } from "./sql-common.ts";
 
 /** Options of {@link RedisStore}. */
@@ -40,14 +41,10 @@ export interface RedisStoreOptions {
   scanCount?: number;
 }
 
-/** The shortest a WAIT may leave us, ms: its answer must come back before our own deadline. */
-const WAIT_MARGIN_MS = 100;
+/** What a WAIT leaves of the deadline at least, ms, for its answer to come back before it. */
+const WAIT_MARGIN_MS = 250;
 /** UTF-8 cannot keep lone surrogates apart: two such tokens would share a key. */
 const UNSTORABLE = /[\uD800-\uDFFF]/u;
-/** Library messages that carry no data, safe to repeat in ours. */
-const SAFE_MESSAGE =
-  /^(Connection is closed\.|The client is closed|Socket closed unexpectedly|Reached the max retries per request limit \(which is \d+\)\..*|None of the sentinels are available|All sentinels are unreachable.*|Stream isn't writeable and enableOfflineQueue options is false)$/;
-
 /** Glob metacharacters of SCAN's MATCH, escaped so the prefix matches only itself. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\^-]/g, "\\$&");
@@ -308,9 +305,13 @@ function orUndefined(value: Buffer | null): Uint8Array | undefined {
   return value ?? undefined;
 }
 
-/** WAIT's own timeout: what is left of the deadline, less a margin for its answer to arrive. */
+/**
+ * WAIT's own timeout: what is left of the deadline less a margin (a fifth of it, at least
+ * 250 ms, at most half), so that its answer, with the replica count, arrives before the deadline.
+ */
 function waitTimeout(left: number): number {
-  return Math.max(1, Math.floor(left - Math.min(WAIT_MARGIN_MS, left / 5)));
+  const margin = Math.min(left / 2, Math.max(WAIT_MARGIN_MS, left / 5));
+  return Math.max(1, Math.floor(left - margin));
 }
 
 /** A short description of a bad client option, without its contents. */
@@ -318,32 +319,4 @@ function describeValue(value: unknown): string {
   if (value === null || typeof value !== "object") return String(value);
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
   return typeof name === "string" && name !== "" ? `a ${name}` : "an object";
-}
-
-/**
- * The client's error as a StoreUnavailableError: the message names its class and code only,
- * and the arguments ioredis keeps on the error (`command.args`: the key, so the token, and the
- * data) are taken out of the cause.
- */
-function unavailable(err: unknown): StoreUnavailableError {
-  if (err instanceof StoreUnavailableError) return err;
-  const command = (err as { command?: { name?: unknown; args?: unknown } } | null)?.command;
-  if (command !== null && typeof command === "object" && "args" in command) {
-    try {
-      command.args = ["[redacted]"];
-    } catch {
-      // a frozen error: leave it (it is only the cause)
-    }
-  }
-  return new StoreUnavailableError(`redis unavailable: ${describe(err)}`, { cause: err });
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return "the client failed";
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && /^[A-Z][A-Z0-9_]*$/.test(code)) return `${err.name} ${code}`;
-  // Redis error replies start with their code: "READONLY You can't write against ...".
-  const word = /^[A-Z][A-Z0-9_]+(?= |$)/.exec(err.message)?.[0];
-  if (word !== undefined) return `${err.name} ${word}`;
-  return SAFE_MESSAGE.test(err.message) ? `${err.name}: ${err.message}` : err.name;
 }
