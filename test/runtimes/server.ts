@@ -167,7 +167,7 @@ const rqStore = (url: string, deadline?: number) =>
   });
 const quiet = { logger: { warn() {}, error() {} } };
 
-const setups: Record<string, (request: Request) => Promise<Response>> = {
+const setups: Record<string, (request: Request) => Response | Promise<Response>> = {
   mem: fetchApp(new SessionManager({ store: new MemStore({ cleanupInterval: 0 }) })),
   header: fetchApp(new SessionManager({ store: new MemStore({ cleanupInterval: 0 }) }), {
     header: "X-Session",

@@ -1,6 +1,6 @@
 /**
  * Starts a test server script on a runtime (Node, Bun, Deno) as a child process and waits for
- * its `listening <port> ...` line. The child exits when its standard input closes; `stop()`
+ * its `listening <port>[ <runtime> <version>]` line. The child exits when its standard input closes; `stop()`
  * closes it and SIGKILLs the child by PID if it is still there after a second, and an exit
  * hook kills every child still running when the test process ends.
  * @module
@@ -44,6 +44,7 @@ export function startRuntime(
   binary: RuntimeBinary,
   file: string,
   args: readonly string[],
+  env: Record<string, string> = {},
   timeout = 30_000,
 ): Promise<RuntimeServer> {
   if (!hooked) {
@@ -52,7 +53,7 @@ export function startRuntime(
   }
   const child = spawn(binary.path, binary.argsFor(file, args), {
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
   });
   live.add(child);
   let err = "";
@@ -65,6 +66,7 @@ export function startRuntime(
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.stdin?.end();
+    child.kill("SIGTERM"); // for a script that does not watch its stdin (the examples)
     const timer = setTimeout(() => {
       if (child.pid !== undefined && child.exitCode === null) child.kill("SIGKILL");
     }, 1_000);
@@ -80,12 +82,12 @@ export function startRuntime(
     child.stdout?.setEncoding("utf8");
     child.stdout?.on("data", (chunk: string) => {
       out += chunk;
-      const match = /listening (\d+) (\S+ \S+)/.exec(out);
+      const match = /listening (\d+)(?: (\S+ \S+))?\n/.exec(out);
       if (match === null) return;
       clearTimeout(timer);
       resolve({
         url: `http://127.0.0.1:${match[1]}`,
-        runtime: match[2] as string,
+        runtime: match[2] ?? binary.name,
         stderr: () => err,
         stop,
       });
