@@ -5,6 +5,7 @@ import { RedisStore } from "connect-redis";
 import express from "express";
 import session from "express-session";
 import { createClient } from "redis";
+import dropIn from "../../src/adapters/express-session.ts";
 import { StoreUnavailableError } from "../../src/errors.ts";
 import { SessionManager } from "../../src/manager.ts";
 import { isIterableStore } from "../../src/store.ts";
@@ -105,6 +106,40 @@ describe("fromExpressStore(connect-redis) on a real redis-server", () => {
       assert.equal(loaded.token, "", "a fresh session, not the other app's");
       await bridge.commit("ours", bytes("o"), new Date(Date.now() + HOUR));
       assert.deepEqual([...(await bridge.all()).keys()], ["ours"]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("scs-ts/express-session keeps the app's connect-redis store through the bridge", async () => {
+    const p = prefix();
+    const app = express();
+    app.use(
+      dropIn({
+        store: fromExpressStore(new RedisStore({ client, prefix: p })),
+        secret: "accepted and ignored",
+        resave: false,
+        saveUninitialized: false,
+        cookie: { maxAge: 60_000 },
+      }),
+    );
+    app.get("/visit", (req, res) => {
+      const s = req.session as unknown as { views?: number };
+      s.views = (s.views ?? 0) + 1;
+      res.send(String(s.views));
+    });
+    const { url, close } = await listen(app.listen(0, "127.0.0.1"));
+    try {
+      const first = await request(`${url}/visit`);
+      assert.equal(first.body, "1");
+      const cookie = cookiePair(first, "connect.sid");
+      assert.ok(cookie !== undefined);
+      const second = await request(`${url}/visit`, { headers: { cookie } });
+      assert.equal(second.body, "2");
+      const keys = (await redisCommand(redis.port, ["KEYS", `${p}*`])) as string[];
+      assert.equal(keys.length, 1);
+      const pttl = (await redisCommand(redis.port, ["PTTL", keys[0] as string])) as number;
+      assert.ok(pttl > 55_000 && pttl <= 61_000, `the cookie's maxAge is the key's TTL: ${pttl}`);
     } finally {
       await close();
     }
