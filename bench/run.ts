@@ -4,10 +4,11 @@
  * and writes to bench/out/ instead, leaving the committed results alone.
  *
  * Sections: 1 HTTP overhead (bench/http.ts), 2 store operations, 4 memory and 5 expiry sweep
- * (bench/memstore.ts), 3 codec (bench/codec.ts), 6 rqlite (bench/rqlite.ts). A section whose
+ * (bench/memstore.ts), 3 codec (bench/codec.ts), 6 rqlite (bench/rqlite.ts), 7 scs-ts/fetch on
+ * Node, Bun and Deno (bench/fetch.ts). A section whose
  * module or export is missing, or that fails, is skipped with a printed note.
  *
- * Usage: npm run bench [-- --quick] [-- --only=http,store,codec,memory,sweep,rqlite]
+ * Usage: npm run bench [-- --quick] [-- --only=http,store,codec,memory,sweep,rqlite,fetch]
  *        npm run bench -- --redraw [--quick]   (redraws the SVGs from an existing RESULTS.md)
  * @module
  */
@@ -25,7 +26,7 @@ import { machineLine, ROOT, versionsLine } from "./lib/machine.ts";
 import { cellNumber, column, parseTables, table } from "./lib/markdown.ts";
 import { fmt } from "./lib/stats.ts";
 
-const SECTIONS = ["http", "store", "codec", "memory", "sweep", "rqlite"] as const;
+const SECTIONS = ["http", "store", "codec", "memory", "sweep", "rqlite", "fetch"] as const;
 type SectionId = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2);
@@ -106,6 +107,7 @@ const CHARTS: Record<SectionId, (md: string) => string | undefined> = {
   memory: memoryChart,
   sweep: sweepChart,
   rqlite: rqliteChart,
+  fetch: () => undefined,
 };
 
 if (args.includes("--redraw")) {
@@ -248,6 +250,22 @@ sections.push(
           `≥ 0.90 ${v >= 0.9 ? "✓" : "✗"}`,
         ];
       }),
+    };
+  }),
+);
+
+sections.push(
+  await section("fetch", "scs-ts/fetch on Node, Bun and Deno", async () => {
+    const fetchBench = await load("./fetch.ts", "runFetchBench");
+    if (fetchBench === undefined) return skipped("bench/fetch.ts runFetchBench");
+    const md = (await fetchBench({ quick })).trim();
+    const t = parseTables(md).find((x) => column(x, "of bare (req/s)") >= 0);
+    const at = t === undefined ? -1 : column(t, "of bare (req/s)");
+    return {
+      markdown: md,
+      headline: (t?.rows ?? [])
+        .filter((r) => !(r[1] ?? "").startsWith("bare"))
+        .map((r) => [`fetch: ${r[0]}, ${r[1]}`, `${r[at]} of bare`, "(reported)"]),
     };
   }),
 );

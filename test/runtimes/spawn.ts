@@ -14,6 +14,8 @@ export interface RuntimeServer {
   url: string;
   /** The runtime's name and version, as the server printed them. */
   runtime: string;
+  /** The child's process id. */
+  pid: number | undefined;
   /** What the child wrote to stderr so far (for failure messages). */
   stderr(): string;
   /** Ends the child (idempotent). */
@@ -88,6 +90,7 @@ export function startRuntime(
       resolve({
         url: `http://127.0.0.1:${match[1]}`,
         runtime: match[2] ?? binary.name,
+        pid: child.pid,
         stderr: () => err,
         stop,
       });
