@@ -1,9 +1,11 @@
 /**
  * MemStore against its peers, side by side in one run: (a) commit+find round-trips, (b) memory
- * per session, (c) the expiry sweep at scale. Memory and sweep figures come from a fresh child
- * process per measurement (run with --expose-gc).
+ * per session, (c) the expiry sweep at scale, (d) the per-session overhead maxBytes counts and
+ * what a session cut from a pooled slab holds, (e) the cost of commit's copy of the data.
+ * Memory and sweep figures come from a fresh child process per measurement (run with
+ * --expose-gc).
  *
- * Usage: npx tsx bench/memstore.ts [--quick] [--only=abc]
+ * Usage: npx tsx bench/memstore.ts [--quick] [--only=abcde]
  * @module
  */
 import { spawn } from "node:child_process";
@@ -15,7 +17,7 @@ import { dirname, join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { LRUCache } from "lru-cache";
-import { MemStore, type MemStoreOptions } from "../src/stores/memstore.ts";
+import { MEMSTORE_ENTRY_OVERHEAD, MemStore, type MemStoreOptions } from "../src/stores/memstore.ts";
 
 const require = createRequire(import.meta.url);
 const here = fileURLToPath(import.meta.url);
@@ -233,6 +235,7 @@ async function roundTrips(quick: boolean): Promise<string> {
 
 type ChildSpec =
   | { kind: "memory"; store: "map" | "memstore" | "memstore-max"; n: number }
+  | { kind: "overhead"; n: number; size: number; keepEvery: number }
   | {
       kind: "sweep";
       store: "memstore" | "memorystore" | "express-session";
@@ -285,6 +288,7 @@ async function memoryChild(
   const map = new Map<string, Uint8Array>();
   const store = new MemStore({
     cleanupInterval: 0,
+    maxBytes: Number.POSITIVE_INFINITY, // a million 200-byte sessions pass the 64 MiB default
     maxSessions: spec.store === "memstore-max" ? spec.n : undefined,
   });
   for (let i = 0; i < spec.n; i++) {
@@ -304,6 +308,31 @@ async function memoryChild(
   };
 }
 
+/**
+ * Commits `n` sessions of `size` bytes, each a Buffer.from() (a view of Node's 8 KiB pool slab
+ * for sizes under 4 KiB), with fresh 43-character tokens; then deletes all but every
+ * `keepEvery`-th. Heap + external growth after a forced GC, per session held.
+ */
+async function overheadChild(
+  spec: Extract<ChildSpec, { kind: "overhead" }>,
+): Promise<Record<string, number>> {
+  const raw = randomBytes(32 * spec.n);
+  const text = "x".repeat(spec.size);
+  gcTwice();
+  const m0 = process.memoryUsage();
+  const store = new MemStore({ cleanupInterval: 0, maxBytes: Number.POSITIVE_INFINITY });
+  const expiry = new Date(Date.now() + HOUR);
+  const token = (i: number) => raw.toString("base64url", i * 32, i * 32 + 32);
+  for (let i = 0; i < spec.n; i++) store.commit(token(i), Buffer.from(text), expiry);
+  if (spec.keepEvery > 1) {
+    for (let i = 0; i < spec.n; i++) if (i % spec.keepEvery !== 0) store.delete(token(i));
+  }
+  gcTwice();
+  const m1 = process.memoryUsage();
+  const per = (m1.heapUsed + m1.external - m0.heapUsed - m0.external) / store.size;
+  return { per, overhead: per - spec.size - 43, counted: store.bytes / store.size };
+}
+
 async function sweepChild(
   spec: Extract<ChildSpec, { kind: "sweep" }>,
 ): Promise<Record<string, number>> {
@@ -314,7 +343,7 @@ async function sweepChild(
   let sweep: () => Promise<void>;
   let left: () => number;
   if (spec.store === "memstore") {
-    const store = new MemStore({ cleanupInterval: 0 });
+    const store = new MemStore({ cleanupInterval: 0, maxBytes: Number.POSITIVE_INFINITY });
     const data = new Uint8Array(200);
     for (const [i, t] of ids.entries()) store.commit(t, data, i < nExpired ? dead : live);
     sweep = async () => void (await store.sweep());
@@ -362,6 +391,86 @@ async function sweepChild(
   if (remaining !== spec.n - nExpired)
     throw new Error(`left ${remaining}, expected ${spec.n - nExpired}`);
   return { totalMs: total, maxBlockMs: h.max / 1e6, remaining };
+}
+
+async function overhead(quick: boolean): Promise<string> {
+  const n = quick ? 50_000 : 200_000;
+  const reps = quick ? 1 : 3;
+  const rows: string[] = [];
+  for (const [size, keepEvery] of [
+    [45, 1],
+    [200, 1],
+    [1000, 1],
+    [45, 100],
+  ] as const) {
+    const runs: Record<string, number>[] = [];
+    for (let r = 0; r < reps; r++)
+      runs.push(await runChild({ kind: "overhead", n, size, keepEvery }));
+    const held = keepEvery === 1 ? fmt(n) : `${fmt(n / keepEvery)} of ${fmt(n)} (99 % deleted)`;
+    rows.push(
+      `| ${size} | ${held} | ${fmt(median(runs.map((x) => x.per!)))} | ${fmt(median(runs.map((x) => x.overhead!)))} | ${fmt(median(runs.map((x) => x.counted!)))} |`,
+    );
+  }
+  return [
+    `### (d) what maxBytes counts: per-session overhead (forced GC, one child per figure, median of ${reps})`,
+    "",
+    "| data bytes | sessions held | heap+external B/session | overhead B (less data and 43 token chars) | counted B/session |",
+    "|---:|---|---:|---:|---:|",
+    ...rows,
+    "",
+    `Each session's data is a \`Buffer.from()\` of a string, a view of Node's shared 8 KiB pool slab; MemStore copies it, so the 99 %-deleted row holds the kept sessions' own bytes, not the slabs. The counted figure uses MEMSTORE_ENTRY_OVERHEAD = ${MEMSTORE_ENTRY_OVERHEAD}.`,
+  ].join("\n");
+}
+
+async function copyCost(quick: boolean): Promise<string> {
+  const rounds = quick ? 5 : 7;
+  const budgetMs = quick ? 100 : 300;
+  const ids = tokens(10_000);
+  const expiry = new Date(Date.now() + HOUR);
+  const rows: string[] = [];
+  for (const size of [45, 1000]) {
+    const data = Buffer.from("x".repeat(size)); // a view of the pool slab, as the codec gives
+    const nsPer = (op: (i: number) => void): number => {
+      for (let i = 0; i < ids.length; i++) op(i);
+      let ops = 0;
+      const start = performance.now();
+      while (performance.now() - start < budgetMs) {
+        for (let i = 0; i < 1000; i++) op(ops + i);
+        ops += 1000;
+      }
+      return ((performance.now() - start) * 1e6) / ops;
+    };
+    const exact = new Uint8Array(data); // its buffer's only view: held as given
+    const pooled: number[] = [];
+    const kept: number[] = [];
+    const copies: number[] = [];
+    const shares: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const a = new MemStore({ cleanupInterval: 0 });
+      const commit = nsPer((i) => a.commit(ids[i % ids.length]!, data, expiry));
+      const b = new MemStore({ cleanupInterval: 0 });
+      const keep = nsPer((i) => b.commit(ids[i % ids.length]!, exact, expiry));
+      const copy = nsPer((i) => {
+        sink += new Uint8Array(data)[i & 7]!;
+      });
+      pooled.push(commit);
+      kept.push(keep);
+      copies.push(copy);
+      shares.push(copy / commit);
+    }
+    rows.push(
+      `| ${size} | ${fmt(median(pooled))} | ${fmt(median(kept))} | ${fmt(median(copies))} | ${fmt(median(shares) * 100)} % |`,
+    );
+  }
+  return [
+    `### (e) commit's copy of the data (median of ${rounds} rounds, ${budgetMs} ms each)`,
+    "",
+    "| data bytes | commit ns, pooled Buffer (copied) | commit ns, exact Uint8Array (held as given) | the copy alone ns | copy's share of the pooled commit |",
+    "|---:|---:|---:|---:|---:|",
+    ...rows,
+    "",
+    "The data is a pooled Buffer, as the codec returns; the copy gives it an allocation of its own so no 8 KiB slab stays pinned.",
+  ].join("\n");
 }
 
 async function memory(quick: boolean): Promise<string> {
@@ -455,6 +564,8 @@ export async function runMemstoreBench(opts: {
   if (run("a")) parts.push(await roundTrips(opts.quick));
   if (run("b")) parts.push(await memory(opts.quick));
   if (run("c")) parts.push(await sweeps(opts.quick));
+  if (run("d")) parts.push(await overhead(opts.quick));
+  if (run("e")) parts.push(await copyCost(opts.quick));
   if (sink === -1) console.log(sink);
   return parts.join("\n\n");
 }
@@ -462,7 +573,12 @@ export async function runMemstoreBench(opts: {
 const childAt = process.argv.indexOf("--child");
 if (childAt !== -1) {
   const spec = JSON.parse(process.argv[childAt + 1]!) as ChildSpec;
-  const result = spec.kind === "memory" ? await memoryChild(spec) : await sweepChild(spec);
+  const result =
+    spec.kind === "memory"
+      ? await memoryChild(spec)
+      : spec.kind === "overhead"
+        ? await overheadChild(spec)
+        : await sweepChild(spec);
   process.stdout.write(JSON.stringify(result));
 } else if (process.argv[1] === here) {
   const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);

@@ -26,7 +26,8 @@ export interface MemStoreOptions {
    * The default is fixed, not a share of the heap, so a store evicts at the same point on a
    * laptop and in production: 64 MiB, small next to Node's heap limit on a 64-bit machine, and
    * room for about 164,000 sessions of 45 bytes or 48,000 of 1 KB. Size it as sessions you
-   * must keep × (data bytes + 43 + 320); the process's RSS grows by up to about twice that.
+   * must keep × (data bytes + 43 + 320). The live heap holds about that; in a flood the
+   * process's RSS grew by up to 3 × maxBytes (the GC's headroom over evicted sessions).
    * @default 67_108_864 (64 MiB)
    */
   maxBytes?: number;
@@ -74,6 +75,21 @@ const MAX_INTERVAL = 2_147_483_647;
  */
 const SHARDS = 16;
 
+/**
+ * Whether `data` is its buffer's only view, exactly its size, in a plain fixed-length
+ * ArrayBuffer: then holding it keeps nothing else alive. A view of a larger buffer (a small
+ * Buffer is often a slice of Node's shared 8 KiB pool slab) would pin all of it.
+ */
+function ownsItsBuffer(data: Uint8Array): boolean {
+  const buffer = data.buffer as ArrayBuffer & { resizable?: boolean };
+  return (
+    data.byteOffset === 0 &&
+    data.byteLength === buffer.byteLength &&
+    buffer instanceof ArrayBuffer &&
+    buffer.resizable !== true
+  );
+}
+
 function invalid(option: string, value: unknown, expected: string): TypeError {
   return new TypeError(`option ${option} is invalid: ${String(value)} (expected ${expected})`);
 }
@@ -86,9 +102,11 @@ function invalid(option: string, value: unknown, expected: string): TypeError {
  * the least recently used sessions are evicted, in O(1) per session evicted. `find` counts as
  * a use, as `get` does in lru-cache.
  *
- * `commit` copies the data into an allocation of its own, exactly its size, so a session never
- * keeps a larger buffer alive (a small Buffer is often a view of a shared 8 KiB pool slab).
- * `find` returns the stored copy: callers must not change it (the session manager never does).
+ * A session never keeps a larger buffer alive: `commit` copies data that is a view of a larger
+ * buffer (a small Buffer is often a slice of Node's shared 8 KiB pool slab, as the codec's
+ * output is) into an allocation of its own, exactly its size; an array that is its buffer's
+ * only view, exactly its size, is held as given. Callers must not change a `Uint8Array` after
+ * committing it or after `find` returned it (the session manager never does).
  *
  * Expired sessions are never returned: `find` checks the expiry and drops an expired entry it
  * meets. A background sweep every `cleanupInterval` ms drops the rest; it works in slices of at
@@ -172,7 +190,7 @@ export class MemStore implements IterableStore {
   /**
    * The data committed for `token`, or `undefined` when there is none, it has expired or it was
    * evicted. A hit marks the session as the most recently used.
-   * @returns the stored bytes (the store's own copy; do not change it).
+   * @returns the stored bytes (do not change them).
    */
   find(token: string): Uint8Array | undefined {
     const slot = this.#shard(token).get(token);
@@ -186,8 +204,8 @@ export class MemStore implements IterableStore {
   }
 
   /**
-   * Stores a copy of `data` for `token` until `expiry`, replacing data and expiry already held
-   * for it, and marks it the most recently used. Past `maxSessions` or `maxBytes`, the least
+   * Stores `data` for `token` until `expiry` (copied when it is a view of a larger buffer),
+   * replacing data and expiry already held for it, and marks it the most recently used. Past `maxSessions` or `maxBytes`, the least
    * recently used other sessions are evicted until both bounds hold.
    * @throws RangeError when this one session is larger than `maxBytes` (nothing is changed).
    */
@@ -198,8 +216,7 @@ export class MemStore implements IterableStore {
         `MemStore: a session of ${size} bytes (data, token and overhead) is over maxBytes ${this.#maxBytes}`,
       );
     }
-    // Its own exactly sized allocation: a view of a pooled slab would keep the whole slab alive.
-    const own = new Uint8Array(data);
+    const own = ownsItsBuffer(data) ? data : new Uint8Array(data);
     let slot = this.#shard(token).get(token);
     if (slot === undefined) {
       if (this.#count >= this.#max) this.#release(this.#lru.head);

@@ -219,6 +219,26 @@ describe("MemStore keeps its own copy of the data", () => {
     assert.equal(store.find("t"), got, "find returns the stored copy, not a new one each time");
   });
 
+  it("copies a view at an offset, a shared or resizable buffer's view; keeps an exact array", () => {
+    const store = new MemStore({ cleanupInterval: 0 });
+    const exact = new Uint8Array([1, 2, 3]);
+    const offset = new Uint8Array(new ArrayBuffer(4), 1);
+    const shared = new Uint8Array(new SharedArrayBuffer(3));
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer;
+    const resizable = new Uint8Array(new Resizable(3, { maxByteLength: 8 }), 0, 3);
+    const cases: [string, Uint8Array, boolean][] = [
+      ["exact", exact, true],
+      ["offset", offset, false],
+      ["shared", shared, false],
+      ["resizable", resizable, false],
+    ];
+    for (const [token, data, kept] of cases) {
+      store.commit(token, data, later);
+      assert.equal(store.find(token) === data, kept, token);
+      assert.deepEqual([...store.find(token)!], [...data], token);
+    }
+  });
+
   it("200,000 sessions cut from shared 8 KiB pool slabs, 99 % deleted, hold about their own size", async () => {
     // A child with --expose-gc, so the heap is measured after a full collection.
     const fixture = fileURLToPath(new URL("./fixtures/memstore-pinning.ts", import.meta.url));

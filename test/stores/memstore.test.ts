@@ -49,13 +49,22 @@ describe("MemStore expiry", () => {
 });
 
 describe("MemStore data and size", () => {
-  it("returns an equal copy of the committed bytes, the same stored copy on every find", () => {
+  it("returns the very Uint8Array committed when it is its buffer's only view, exactly its size", () => {
     const { store, at } = fakeClockStore();
-    const data = bytes("same bytes");
+    const data = bytes("same object");
     store.commit("t", data, at(1000));
-    const got = store.find("t");
+    assert.equal(store.find("t"), data);
+  });
+
+  it("returns an equal copy of a view of a larger buffer, the same stored copy on every find", () => {
+    const { store, at } = fakeClockStore();
+    const data = Buffer.from("a pooled slice"); // a view of Node's 8 KiB pool slab
+    assert.ok(data.buffer.byteLength > data.byteLength);
+    store.commit("t", data, at(1000));
+    const got = store.find("t")!;
     assert.notEqual(got, data);
-    assert.deepEqual(got, data);
+    assert.deepEqual([...got], [...data]);
+    assert.equal(got.buffer.byteLength, data.byteLength);
     assert.equal(store.find("t"), got);
   });
 
