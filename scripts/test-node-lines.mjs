@@ -34,6 +34,8 @@ const EXCLUDE = [
   "test/stores/rqlite-cluster.test.ts",
   "test/stores/postgres-faults.test.ts",
   "test/stores/redis-failures.test.ts",
+  // Bun and Deno only (the README examples on those runtimes): no Node code under test.
+  "test/runtimes/examples.test.ts",
 ];
 
 /** Test files known to fail on the newer lines because of src/ (none today). */

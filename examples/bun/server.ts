@@ -1,10 +1,11 @@
 /**
  * scs-ts on Bun: `fetchSession` served by `Bun.serve` — a visit counter and sign-in/sign-out.
  * Run it: `bun examples/bun/server.ts`, then open http://127.0.0.1:3000 (PORT to change it).
+ * In your app the imports are "scs-ts" and "scs-ts/fetch".
  */
 
-import { fetchSession } from "../../src/fetch.ts"; // "scs-ts/fetch"
-import { SessionManager } from "../../src/index.ts"; // "scs-ts" in your app
+import { fetchSession } from "../../src/fetch.ts";
+import { SessionManager } from "../../src/index.ts";
 
 // Bun's global, as @types/bun declares it (with @types/bun installed, drop this line).
 declare const Bun: {

@@ -3,7 +3,7 @@
  * never reaches the browser bundle. Swap the default MemStore for an RqliteStore (or any
  * store) in production.
  */
-import { SessionManager } from "../../../src/index.ts"; // "scs-ts" in your app
+import { SessionManager } from "../../../src/index.ts";
 
 export type Data = { visits: number; userId: string };
 
