@@ -3,14 +3,10 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { StoreUnavailableError } from "../errors.ts";
 import type { IterableStore } from "../store.ts";
-import {
-  type QueryOptions,
-  type ReadConsistency,
-  RqliteConnection,
-  type Statement,
-} from "./rqlite-client.ts";
-import { BATCH, type StoreSql, storeSql } from "./rqlite-sql.ts";
+import { type QueryOptions, type ReadConsistency, RqliteConnection } from "./rqlite-client.ts";
+import { BATCH, type StoreSql, storeSql, TOMBSTONE } from "./rqlite-sql.ts";
 
 /** Options of {@link RqliteStore}. */
 export interface RqliteStoreOptions {
@@ -56,15 +52,17 @@ export interface RqliteStoreOptions {
    */
   queue?: boolean;
   /**
-   * Tombstones for deleted tokens, in `<table>_tombstones` beside the session table (SCS's
-   * table is unchanged). A delete records the token there in the same transaction, and every
-   * commit is conditional on there being none: a commit that timed out and is applied later
-   * (after a retry elsewhere succeeded and the user signed out, or renewToken deleted the old
-   * token) cannot bring the session back. Costs one more statement per delete and a primary-key
-   * lookup per commit (see the README's figures). Off: an SCS-style plain upsert and delete.
+   * Versioned writes, in `<table>_versions` beside the session table (SCS's table is
+   * unchanged): each commit records when it was issued and changes the row only if it is the
+   * token's newest write, and a delete leaves a tombstone. A write that timed out and is
+   * applied later — after the retry succeeded and newer writes or a sign-out (destroy, or
+   * renewToken's delete of the old token) were acknowledged — then changes nothing: no
+   * acknowledged write is undone, no signed-out session comes back. Costs a second statement
+   * per commit and one row per session (see the README's figures). Off: SCS's plain upsert and
+   * delete.
    * @default true
    */
-  tombstones?: boolean;
+  versions?: boolean;
   /**
    * Shortest time, in ms, a tombstone is kept; it is kept at least until the deleted row's own
    * expiry. Covers commits still in flight when the token was deleted, whose expiry may be
@@ -109,10 +107,12 @@ export class RqliteStore implements IterableStore {
   readonly #readOptions: QueryOptions;
   /** Options of every write, built once: `queue` only when opted in. */
   readonly #writeOptions: { queue: boolean };
+  /** Options of a versioned commit: two statements, one transaction (or queued). */
+  readonly #versionedWrite: { queue: boolean; transaction: boolean };
   readonly #now: () => number;
   readonly #onError: (err: unknown) => void;
   readonly #sql: StoreSql;
-  readonly #tombstones: boolean;
+  readonly #versions: boolean;
   readonly #tombstoneLifetime: number;
   #ready: Promise<void> | undefined;
   /** True once the table is known to exist: calls then skip the await on {@link #ready}. */
@@ -154,18 +154,19 @@ export class RqliteStore implements IterableStore {
     if (typeof lifetime !== "number" || !Number.isFinite(lifetime) || lifetime < 0) {
       throw new TypeError(`option tombstoneLifetime is invalid: ${String(lifetime)}`);
     }
-    const tombstones = options.tombstones ?? true;
-    if (typeof tombstones !== "boolean") {
-      throw new TypeError(`option tombstones is invalid: ${String(tombstones)} (a boolean)`);
+    const versions = options.versions ?? true;
+    if (typeof versions !== "boolean") {
+      throw new TypeError(`option versions is invalid: ${String(versions)} (a boolean)`);
     }
-    this.#tombstones = tombstones;
+    this.#versions = versions;
     this.#tombstoneLifetime = lifetime;
     this.#readOptions = { level, recoveryWindow, schemaKnown: false };
     if (options.freshness !== undefined) this.#readOptions.freshness = options.freshness;
     this.#writeOptions = { queue: options.queue === true };
+    this.#versionedWrite = { queue: options.queue === true, transaction: true };
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? defaultOnError;
-    this.#sql = storeSql(table, tombstones);
+    this.#sql = storeSql(table, versions);
     if (options.createTable === false) this.#created = true;
     if (interval > 0) {
       this.#timer = setInterval(() => void this.deleteExpired().catch(this.#onError), interval);
@@ -190,20 +191,39 @@ export class RqliteStore implements IterableStore {
     return row ? toBytes(row[0], row[1]) : undefined;
   }
 
-  /** Inserts or replaces the token's data and expiry. */
+  /**
+   * Inserts or replaces the token's data and expiry. With versions (the default) the write
+   * counts as issued now: if the token has a newer write (another app server's clock is ahead)
+   * it is issued again just after that one, so an acknowledged commit is always applied; a
+   * deleted token stays deleted (the call resolves, nothing is written).
+   */
   async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     if (!this.#created) await this.#ensureTable();
     const hex = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
     const day = julianDay(expiry.getTime());
-    const statement: Statement = this.#tombstones
-      ? [this.#sql.commit, token, hex, day, token]
-      : [this.#sql.commit, token, hex, day];
-    await this.#conn.execute([statement], this.#writeOptions);
-    this.#readOptions.schemaKnown = true;
+    let at = this.#now();
+    for (let round = 0; ; round++) {
+      const [claimed] = await this.#conn.execute(
+        this.#sql.commit(token, hex, day, at),
+        this.#versions ? this.#versionedWrite : this.#writeOptions,
+      );
+      this.#readOptions.schemaKnown = true;
+      // Applied, unversioned, or queued (a queued write reports nothing).
+      if (!this.#versions || claimed === undefined || claimed.rowsAffected > 0) return;
+      const [res] = await this.#conn.query([[this.#sql.version, token]], { level: "strong" });
+      const stored = Number(res?.values[0]?.[0]);
+      if (!(stored < TOMBSTONE)) return; // deleted: the token stays dead
+      if (round >= 4) {
+        throw new StoreUnavailableError(
+          "rqlite commit kept losing to newer writes of the same session",
+        );
+      }
+      at = Math.max(at, stored) + 0.001;
+    }
   }
 
   /**
-   * Removes the token; a missing token is a no-op. With tombstones (the default) the token
+   * Removes the token; a missing token is a no-op. With versions (the default) the token
    * also stays dead: a commit of it that arrives later changes nothing.
    */
   async delete(token: string): Promise<void> {
@@ -233,8 +253,8 @@ export class RqliteStore implements IterableStore {
   }
 
   /**
-   * Deletes expired rows in batches of 1000 until a batch deletes fewer; expired tombstones
-   * go in the same requests. The background cleanup calls this; skipped while a previous run
+   * Deletes expired rows in batches of 1000 until a batch deletes fewer; expired version rows
+   * and tombstones go in the same requests. The background cleanup calls this; skipped while a previous run
    * is still going.
    * @returns the number of session rows deleted.
    */

@@ -1,6 +1,6 @@
 /**
  * A commit that timed out and is applied later never brings a signed-out (or renewed) session
- * back. A proxy in front of one node holds the commit past the attempt timeout; the connection
+ * back, nor undoes a newer acknowledged write. A proxy in front of one node holds the commit past the attempt timeout; the connection
  * retries on another node and succeeds; the user signs out (or the token is renewed); then the
  * held commit reaches the node and is applied. What counts is what a fresh strong read from a
  * third node, and a second app server (its own manager, so no in-process memory of retired
@@ -32,7 +32,7 @@ after(async () => {
 });
 
 /** Two app servers on one table: the first reaches the proxy first, the second never does. */
-async function apps(tombstones: boolean) {
+async function apps(versions: boolean) {
   const table = `delayed_${tableNo++}`;
   const [, direct, third] = cluster.nodes as [RqliteNode, RqliteNode, RqliteNode];
   // One attempt gets 300 ms: the held commit times out there and is retried on the next node.
@@ -41,7 +41,7 @@ async function apps(tombstones: boolean) {
     timeout: 300,
     deadline: 3_000,
   });
-  const store = new RqliteStore(conn, { table, cleanupInterval: 0, tombstones });
+  const store = new RqliteStore(conn, { table, cleanupInterval: 0, versions });
   const other = new RqliteStore(new RqliteConnection({ nodes: [third.url, direct.url] }), {
     table,
     cleanupInterval: 0,
@@ -92,7 +92,7 @@ const applied = (answer: string | undefined): number =>
     ?.rows_affected ?? 0;
 
 describe("a delayed commit after a sign-out (destroy)", () => {
-  it("with tombstones (the default): the session stays gone for every app server", async () => {
+  it("with versions (the default): the session stays gone for every app server", async () => {
     const h = await apps(true);
     try {
       const s = await h.a.load(undefined);
@@ -114,7 +114,7 @@ describe("a delayed commit after a sign-out (destroy)", () => {
     }
   });
 
-  it("without tombstones the same sequence brings the session back (what they prevent)", async () => {
+  it("without versions the same sequence brings the session back (what they prevent)", async () => {
     const h = await apps(false);
     try {
       const s = await h.a.load(undefined);
@@ -135,7 +135,7 @@ describe("a delayed commit after a sign-out (destroy)", () => {
 });
 
 describe("a delayed commit after renewToken deleted the old token", () => {
-  it("with tombstones: the old token stays dead, the new one carries the session", async () => {
+  it("with versions: the old token stays dead, the new one carries the session", async () => {
     const h = await apps(true);
     try {
       const s = await h.a.load(undefined);
@@ -161,5 +161,35 @@ describe("a delayed commit after renewToken deleted the old token", () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe("a delayed commit after a newer acknowledged write", () => {
+  async function lateOverNewer(versions: boolean): Promise<unknown> {
+    const h = await apps(versions);
+    try {
+      const s = await h.a.load(undefined);
+      s.put("visits", 1);
+      const { token } = await h.a.commit(s);
+      const second = await h.a.load(token);
+      second.put("visits", 2);
+      await holdCommitOf(token, () => h.a.commit(second));
+      const third = await h.a.load(token);
+      assert.equal(third.get("visits"), 2);
+      third.put("visits", 3);
+      await h.a.commit(third);
+      await proxy.release();
+      return (await h.b.load(token)).get("visits");
+    } finally {
+      await h.close();
+    }
+  }
+
+  it("with versions (the default): the late write changes nothing, the newer value stays", async () => {
+    assert.equal(await lateOverNewer(true), 3);
+  });
+
+  it("without versions the late write undoes the acknowledged one (what they prevent)", async () => {
+    assert.equal(await lateOverNewer(false), 2);
   });
 });
