@@ -67,8 +67,15 @@ export function floodChart(r: FloodReport, title: string): string {
     );
   hline(limit, "limit: RSS before the flood + maxBytes + margin", "#b91c1c");
   hline(r.baselineRss + r.maxBytes, "RSS before the flood + maxBytes", "#6b7280");
+  // At most ~600 points per line: of each run of samples, the one with the highest RSS.
+  const every = Math.max(1, Math.ceil(r.samples.length / 600));
+  const shown = r.samples.filter((s, i) => {
+    const from = i - (i % every);
+    const run = r.samples.slice(from, from + every);
+    return s === run.reduce((a, b) => (b.rss > a.rss ? b : a));
+  });
   const line = (pick: (s: FloodReport["samples"][number]) => number, color: string) => {
-    const pts = r.samples.map((s) => `${x(s.requests).toFixed(1)},${y(pick(s)).toFixed(1)}`);
+    const pts = shown.map((s) => `${x(s.requests).toFixed(1)},${y(pick(s)).toFixed(1)}`);
     out.push(
       `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(" ")}"/>`,
     );
