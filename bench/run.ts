@@ -136,7 +136,7 @@ sections.push(
       svg: r.svg,
       headline: r.headline.map((h) => [
         `HTTP: ${h.label}`,
-        `${fmt(h.ratio, 2)} of bare`,
+        `${fmt(h.ratio, 2)} ${h.of ?? "of bare"}`,
         h.target === undefined
           ? "(peer)"
           : `≥ ${fmt(h.target, 2)} ${h.ratio >= h.target ? "✓" : "✗"}`,

@@ -36,6 +36,7 @@ export interface LoadResult {
  * that runs one load at a time.
  */
 export class LoadGenerator {
+  readonly tool = "autocannon";
   #child: ChildProcess;
   #lines: AsyncIterator<string>;
   #exited: Promise<void>;
@@ -45,6 +46,11 @@ export class LoadGenerator {
     this.#child = spawnNode(["--import", "tsx", "bench/lib/load-child.ts"], core, true);
     this.#lines = createInterface({ input: this.#child.stdout! })[Symbol.asyncIterator]();
     this.#exited = new Promise((resolve) => this.#child.once("exit", () => resolve()));
+  }
+
+  /** The pid of the autocannon process (its CPU time is the bench's own). */
+  get pids(): number[] {
+    return this.#child.pid === undefined ? [] : [this.#child.pid];
   }
 
   /**

@@ -36,12 +36,15 @@ export function spawnNode(args: string[], core: number | undefined, stdin = fals
 /** A running bench server. */
 export interface ServerHandle {
   port: number;
+  /** The server process's pid (taskset execs node, so it is node's). */
+  pid: number;
   /** Kills exactly this child and waits for it to exit. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts `node --import tsx <program> 0 <mode>` and waits for the line `listening <port>`.
+ * Starts `node --import tsx <program> 0 <mode>`, waits for the line `listening <port>`, then
+ * pins the process to `core`.
  * @param program path relative to the repository root, e.g. "bench/http-servers/node-bare.ts".
  * @param core the CPU to pin the server to.
  * @param timeoutMs how long to wait for the server. @default 30_000
@@ -53,7 +56,8 @@ export function startServer(
   core: number | undefined,
   timeoutMs = 30_000,
 ): Promise<ServerHandle> {
-  const child = spawnNode(["--import", "tsx", program, "0", mode], core);
+  // Started on any core (dozens of tsx start-ups on one core are slow), pinned once listening.
+  const child = spawnNode(["--import", "tsx", program, "0", mode], undefined);
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {
@@ -73,8 +77,15 @@ export function startServer(
       clearTimeout(timer);
       child.stdout!.removeAllListeners("data");
       child.stdout!.resume();
+      if (core !== undefined && hasTaskset() && child.pid !== undefined) {
+        // -a: every thread of the process (libuv's pool, V8's workers), not only the main one.
+        execFileSync("taskset", ["-a", "-p", "-c", String(core), String(child.pid)], {
+          stdio: "ignore",
+        });
+      }
       resolve({
         port: Number(m[1]),
+        pid: child.pid ?? 0,
         async stop() {
           if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
           await exited;

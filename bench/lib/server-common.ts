@@ -4,7 +4,9 @@
  * "write". Paths: `/init` creates the session (count = 0); every other path runs the body.
  * @module
  */
-import type { Server, ServerResponse } from "node:http";
+import http, { type Server, type ServerResponse } from "node:http";
+import { getRequestListener } from "@hono/node-server";
+import Fastify, { type FastifyInstance } from "fastify";
 
 /** READ: load the session and read a value. WRITE: increment the counter (every response commits). */
 export type Mode = "read" | "write";
@@ -32,6 +34,9 @@ export function serverArgs(): { port: number; mode: Mode } {
 export function step(mode: Mode, current: number): number {
   return mode === "write" ? current + 1 : current;
 }
+
+/** The Content-Type of every bench response. */
+export const TEXT = "text/plain; charset=utf-8";
 
 /** The handler body's response: "count N" as text/plain. */
 export function reply(res: ServerResponse, n: number): void {
@@ -61,6 +66,36 @@ export function serve(server: Server, port: number): void {
     server.closeAllConnections();
     process.exit(0);
   });
+}
+
+/**
+ * Builds a Fastify 5 app on a node:http server (no logger), lets `setup` add its plugins and
+ * routes, and serves it like every other variant.
+ * @returns once the server is listening.
+ */
+export async function fastifyServer(
+  port: number,
+  setup: (app: FastifyInstance) => unknown,
+): Promise<void> {
+  let server: Server | undefined;
+  const app = Fastify({
+    logger: false,
+    serverFactory: (handler) => {
+      server = http.createServer(handler);
+      return server;
+    },
+  });
+  await setup(app);
+  await app.ready();
+  serve(server!, port);
+}
+
+/** Serves a Hono app through @hono/node-server's request listener on a node:http server. */
+export function honoServer(
+  app: { fetch: Parameters<typeof getRequestListener>[0] },
+  port: number,
+): void {
+  serve(http.createServer(getRequestListener(app.fetch)), port);
 }
 
 /** The secret express-session signs its cookie with (a bench constant, not a credential). */
