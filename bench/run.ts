@@ -5,10 +5,11 @@
  *
  * Sections: 1 HTTP overhead (bench/http.ts), 2 store operations, 4 memory and 5 expiry sweep
  * (bench/memstore.ts), 3 codec (bench/codec.ts), 6 rqlite (bench/rqlite.ts), 7 scs-ts/fetch on
- * Node, Bun and Deno (bench/fetch.ts). A section whose
+ * Node, Bun and Deno (bench/fetch.ts), 8 the express-session bridge (bench/connect-store.ts).
+ * A section whose
  * module or export is missing, or that fails, is skipped with a printed note.
  *
- * Usage: npm run bench [-- --quick] [-- --only=http,store,codec,memory,sweep,rqlite,fetch]
+ * Usage: npm run bench [-- --quick] [-- --only=http,store,codec,memory,sweep,rqlite,fetch,bridge]
  *        npm run bench -- --redraw [--quick]   (redraws the SVGs from an existing RESULTS.md)
  * @module
  */
@@ -26,7 +27,16 @@ import { machineLine, ROOT, versionsLine } from "./lib/machine.ts";
 import { cellNumber, column, parseTables, table } from "./lib/markdown.ts";
 import { fmt } from "./lib/stats.ts";
 
-const SECTIONS = ["http", "store", "codec", "memory", "sweep", "rqlite", "fetch"] as const;
+const SECTIONS = [
+  "http",
+  "store",
+  "codec",
+  "memory",
+  "sweep",
+  "rqlite",
+  "fetch",
+  "bridge",
+] as const;
 type SectionId = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2);
@@ -108,6 +118,7 @@ const CHARTS: Record<SectionId, (md: string) => string | undefined> = {
   sweep: sweepChart,
   rqlite: rqliteChart,
   fetch: () => undefined,
+  bridge: () => undefined,
 };
 
 if (args.includes("--redraw")) {
@@ -266,6 +277,30 @@ sections.push(
       headline: (t?.rows ?? [])
         .filter((r) => !(r[1] ?? "").startsWith("bare"))
         .map((r) => [`fetch: ${r[0]}, ${r[1]}`, `${r[at]} of bare`, "(reported)"]),
+    };
+  }),
+);
+
+sections.push(
+  await section("bridge", "express-session bridge (scs-ts/connect-store)", async () => {
+    const bridgeBench = await load("./connect-store.ts", "runConnectStoreBench");
+    if (bridgeBench === undefined) return skipped("bench/connect-store.ts runConnectStoreBench");
+    const md = (await bridgeBench({ quick })).trim();
+    const tables = parseTables(md);
+    const overMemory = tables.find((x) => column(x, "bridge ratio (range)") >= 0);
+    const overRedis = tables.find((x) => column(x, "bridge over connect-redis") >= 0);
+    return {
+      markdown: md,
+      headline: [
+        ...(overMemory?.rows ?? [])
+          .filter((r) => r[1] === "fromExpressStore(MemoryStore)")
+          .map((r) => [`Bridge over MemoryStore, ${r[0]} concurrent`, r[3] ?? "", "(reported)"]),
+        ...(overRedis?.rows ?? []).map((r) => [
+          `Bridge over connect-redis: ${r[0]}`,
+          `${(r[3] ?? "").replace(/\*\*/g, "")} of RedisStore (client CPU per op)`,
+          "(reported)",
+        ]),
+      ],
     };
   }),
 );
