@@ -25,10 +25,11 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { coreOf, type SessionCore } from "../http/core.ts";
-import { attachSession, loadSession } from "../http/handler.ts";
+import { attachSession } from "../http/handler.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
+import { isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";
 
 /**
@@ -91,13 +92,22 @@ export function expressSession<Data extends object>(
     next();
   };
 
+  // The synchronous path (a store that answers at once) builds no closure for the load.
   return function scsExpressSession(req, res, next): void {
-    loadSession(
-      core,
-      transport,
-      req.headers,
+    let loaded: Session<Data> | Promise<Session<Data>>;
+    try {
+      loaded = core.load(core.readToken(req.headers, transport));
+    } catch (err) {
+      fail(core, req, res, next, err);
+      return;
+    }
+    if (!isPromiseLike(loaded)) {
+      start(req, res, next, loaded);
+      return;
+    }
+    loaded.then(
       (session) => start(req, res, next, session),
-      (err) => fail(core, req, res, next, err),
+      (err: unknown) => fail(core, req, res, next, err),
     );
   };
 }

@@ -147,6 +147,11 @@ const FASTIFY_OPTIONS: PeerOptionTable = {
   },
 };
 
+// The request's drop-in state, as a symbol-keyed own property (a WeakMap entry per request
+// costs the garbage collector far more).
+const kDropIn = Symbol("scs-ts.fastify-session");
+type DropInLinked = { [kDropIn]?: DropInState };
+
 /** `request.session`: @fastify/session's `Session`, methods on the prototype, data as own properties. */
 class FastifySessionObject {
   readonly #state: DropInState;
@@ -284,12 +289,11 @@ function fastifySession<Data extends object = SessionData>(
     return;
   }
   const { sessions } = resolved;
-  const states = new WeakMap<FastifyRequest, DropInState>();
 
   // Added before scs-ts/fastify's own onSend, so it runs first: the data is in the session
   // that hook commits.
   fastify.addHook("onSend", (request, _reply, payload, next) => {
-    const state = states.get(request);
+    const state = (request as DropInLinked)[kDropIn];
     if (state !== undefined) {
       if (request.session !== state.target) state.target = null; // unset: changes not kept
       try {
@@ -315,7 +319,7 @@ function fastifySession<Data extends object = SessionData>(
         const state = new DropInState(sessions, loaded as Session<Data>) as unknown as DropInState;
         const object = new FastifySessionObject(state, request);
         state.fill(object);
-        states.set(request, state);
+        (request as DropInLinked)[kDropIn] = state;
         setSession(request, object);
       }
       next();

@@ -33,7 +33,7 @@ import type {
 } from "fastify";
 import { coreOf, type SessionCore, type SessionHeader } from "../http/core.ts";
 import { type HeaderBag, setSessionHeaders } from "../http/headers.ts";
-import { bindSession } from "../http/request-state.ts";
+import { bindSession, type SessionEntry, sessionEntryOf } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
 import { type Session as ScsSession, sessionInternals } from "../session.ts";
@@ -68,7 +68,7 @@ class ReplyHeaders implements HeaderBag {
   }
   setHeader(name: string, value: string | string[]): void {
     // reply.header appends to an existing Set-Cookie; the value given is already the full list.
-    this.reply.removeHeader(name);
+    if (this.reply.hasHeader(name)) this.reply.removeHeader(name);
     this.reply.header(name, value);
   }
 }
@@ -104,8 +104,8 @@ export function fastifySession<Data extends object>(
     return;
   }
   const ownErrors = core.hasErrorHandler;
-  const loaded = new WeakMap<FastifyRequest, ScsSession<Data>>();
-  const failed = new WeakSet<FastifyRequest>();
+  // Per request nothing but the session entry: no closure, no WeakMap entry (the request's
+  // entry, linked by request-state's symbol property, says whether the request failed).
 
   // onError answers on the raw response; Fastify must not write after it.
   const answerOwnError = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
@@ -113,37 +113,61 @@ export function fastifySession<Data extends object>(
     core.handleError(err, request.raw, reply.raw);
   };
 
+  const loadFailed = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: HookHandlerDoneFunction,
+    err: unknown,
+  ): void => {
+    if (!ownErrors) {
+      next(err as Error);
+      return;
+    }
+    answerOwnError(request, reply, err);
+    next();
+  };
+
   const start = (request: FastifyRequest, reply: FastifyReply, session: ScsSession<Data>): void => {
-    loaded.set(request, session);
     bindSession(core, session, transport, [request, request.raw, reply.raw]);
     (request as { session: unknown }).session = session;
+  };
+
+  const saveFailed = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: (err: Error | null, payload?: unknown) => void,
+    entry: SessionEntry,
+    err: unknown,
+  ): void => {
+    entry.abandoned = true; // the error reply's own onSend commits nothing
+    if (!ownErrors) {
+      next(err as Error);
+      return;
+    }
+    // Fastify offers onSend no way to end the reply itself: onError has answered on the raw
+    // response, so this hook never continues ('finish' still runs the onResponse hooks).
+    answerOwnError(request, reply, err);
   };
 
   // null keeps the request shape stable; onRequest sets the real session.
   fastify.decorateRequest("session", null as never);
 
   fastify.addHook("onRequest", (request, reply, next: HookHandlerDoneFunction) => {
-    const fail = (err: unknown): void => {
-      failed.add(request);
-      if (!ownErrors) {
-        next(err as Error);
-        return;
-      }
-      answerOwnError(request, reply, err);
-      next();
-    };
     let session: ScsSession<Data> | Promise<ScsSession<Data>>;
     try {
       session = core.load(core.readToken(request.headers, transport));
     } catch (err) {
-      fail(err);
+      loadFailed(request, reply, next, err);
       return;
     }
     if (isPromiseLike(session)) {
-      session.then((s) => {
-        start(request, reply, s);
-        next();
-      }, fail);
+      session.then(
+        (s) => {
+          start(request, reply, s);
+          next();
+        },
+        (err: unknown) => loadFailed(request, reply, next, err),
+      );
       return;
     }
     start(request, reply, session);
@@ -151,45 +175,40 @@ export function fastifySession<Data extends object>(
   });
 
   fastify.addHook("onError", (request, _reply, _error, next) => {
-    failed.add(request);
+    const entry = sessionEntryOf(request, core);
+    if (entry !== undefined) entry.abandoned = true;
     next();
   });
 
   fastify.addHook("onSend", (request, reply, payload, next) => {
-    const session = loaded.get(request);
-    if (session === undefined) {
+    const entry = sessionEntryOf(request, core);
+    if (entry === undefined) {
       next(null, payload);
       return;
     }
-    if (failed.has(request) || request.is404 || isFailedStatus(reply.statusCode)) {
+    if (entry.abandoned || request.is404 || isFailedStatus(reply.statusCode)) {
       setHeaders(reply, transport, undefined);
       next(null, payload);
       return;
     }
-    const fail = (err: unknown): void => {
-      failed.add(request);
-      if (!ownErrors) {
-        next(err as Error);
-        return;
-      }
-      // Fastify offers onSend no way to end the reply itself: onError has answered on the raw
-      // response, so this hook never continues ('finish' still runs the onResponse hooks).
-      answerOwnError(request, reply, err);
-    };
+    const session = entry.session as unknown as ScsSession<Data>;
     // The head is built after this hook: a new token could no longer reach the client.
     sessionInternals.lockToken(session);
     let saved: SessionHeader | undefined | Promise<SessionHeader | undefined>;
     try {
       saved = core.save(session, transport);
     } catch (err) {
-      fail(err);
+      saveFailed(request, reply, next, entry, err);
       return;
     }
     if (isPromiseLike(saved)) {
-      saved.then((header) => {
-        setHeaders(reply, transport, header);
-        next(null, payload);
-      }, fail);
+      saved.then(
+        (header) => {
+          setHeaders(reply, transport, header);
+          next(null, payload);
+        },
+        (err: unknown) => saveFailed(request, reply, next, entry, err),
+      );
       return;
     }
     setHeaders(reply, transport, saved);

@@ -19,6 +19,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Transport } from "../options.ts";
 import { sessionInternals } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import type { SessionHeader } from "./core.ts";
@@ -46,8 +47,10 @@ const SENT = 2;
 /** A commit failed: the response belongs to the error path. */
 const FAILED = 3;
 
+/** One session's save; it is also the {@link SessionHeaders} its head carries. */
 interface Saved {
   entry: SessionEntry;
+  readonly transport: Transport;
   header: SessionHeader | undefined;
   /** The session's change counter when its save started. */
   changes: number;
@@ -119,35 +122,39 @@ function guardedWriteHead(this: ServerResponse, ...args: unknown[]): unknown {
   if (this.headersSent || guard.saved.length === 0) {
     return guard.originals.writeHead.apply(this, args);
   }
-  // The head is built now: put the sessions' headers in, whatever the handler did since.
-  const sessions = guard.saved.map((saved) => ({
-    transport: saved.entry.transport,
-    header: saved.header,
-  }));
+  return writeSessionHead(guard, this, args);
+}
+
+/** Builds the head now, with the saved sessions' headers put in, whatever the handler did since. */
+function writeSessionHead(guard: Guard, res: ServerResponse, args: unknown[]): unknown {
+  const sessions: readonly Saved[] = guard.saved;
   let call: unknown[];
   let before: HeadersBefore[] | undefined;
-  if (!hasHeaderTable(this)) {
+  if (!hasHeaderTable(res)) {
     // No header set yet: Node takes its "only writeHead headers" path, which keeps nothing of a
     // call it refuses. Ours go into the call, so that path stays exactly as without a session.
     call = injectWriteHeadHeaders(args, sessions);
   } else {
-    before = sessions.map(({ transport, header }) => setSessionHeaders(this, transport, header));
-    call = mergeWriteHeadArgs(args, sessions, false);
+    before = [];
+    for (const { transport, header } of sessions) {
+      before.push(setSessionHeaders(res, transport, header));
+    }
+    call = args.length > 1 ? mergeWriteHeadArgs(args, sessions, false) : args;
   }
   let result: unknown;
   try {
-    result = guard.originals.writeHead.apply(this, call);
+    result = guard.originals.writeHead.apply(res, call);
   } catch (err) {
     // No head was built: take ours back out, so a later head carries the session as it is then.
-    if (before !== undefined && !this.headersSent) {
+    if (before !== undefined && !res.headersSent) {
       for (let i = 0; i < sessions.length; i++) {
         const { transport, header } = sessions[i]!;
-        takeBackSessionHeaders(this, transport, header, before[i]!);
+        takeBackSessionHeaders(res, transport, header, before[i]!);
       }
     }
     throw err;
   }
-  if (this.headersSent) lockTokens(guard);
+  if (res.headersSent) lockTokens(guard);
   return result;
 }
 
@@ -296,7 +303,14 @@ function startSave(guard: Guard, status: number): Promise<void> | undefined {
     if (!skip) entry.beforeSave?.();
     // Counted before the save: a change made while it runs makes the session stale.
     const changes = sessionInternals.changes(entry.session);
-    const saved: Saved = { entry, header: undefined, changes, status, skipped: skip };
+    const saved: Saved = {
+      entry,
+      transport: entry.transport,
+      header: undefined,
+      changes,
+      status,
+      skipped: skip,
+    };
     guard.saved.push(saved);
     if (skip) continue;
     const header = entry.core.save(entry.session, entry.transport);
@@ -332,8 +346,13 @@ function output(guard: Guard, method: Wrapped, args: unknown[]): unknown {
     return absorb(guard, method, args);
   }
   if (pending === undefined) {
+    // Saved just now, so not stale: straight on, as the guarded method would go once SENT.
     guard.phase = SENT;
-    return (res as unknown as Record<Wrapped, Method>)[method].apply(res, args);
+    if (method !== "writeHead") return guard.originals[method].apply(res, args);
+    if (res.headersSent || guard.saved.length === 0) {
+      return guard.originals.writeHead.apply(res, args);
+    }
+    return writeSessionHead(guard, res, args);
   }
   const held = new HeldResponse(guard.req, res, false);
   guard.held = held;

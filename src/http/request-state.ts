@@ -100,6 +100,22 @@ export function bindSession<Data extends object>(
 }
 
 /**
+ * The session entry `core`'s manager put on the request `key` belongs to.
+ * @returns the entry, or undefined.
+ */
+export function sessionEntryOf<Data extends object>(
+  key: object,
+  core: SessionCore<Data>,
+): SessionEntry | undefined {
+  const state = (key as Linked)[kState];
+  if (state === undefined) return undefined;
+  for (const entry of state.entries) {
+    if (entry.core === (core as unknown as SessionCore)) return entry;
+  }
+  return undefined;
+}
+
+/**
  * The session `core`'s manager gave the request `key` belongs to.
  * @returns the session, or undefined.
  */
