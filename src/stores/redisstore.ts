@@ -6,7 +6,7 @@ import { Buffer } from "node:buffer";
 import { StoreUnavailableError } from "../errors.ts";
 import type { IterableStore } from "../store.ts";
 import { type RedisClientLike, type RedisOps, redisOps } from "./redis-clients.ts";
-import { unavailable } from "./redis-errors.ts";
+import { Deadlines } from "./redis-deadline.ts";
 import { invalid } from "./sql-common.ts";
 
 /** Options of {@link RedisStore}. */
@@ -86,11 +86,9 @@ function globEscape(text: string): string {
 export class RedisStore implements IterableStore {
   readonly #ops: RedisOps;
   readonly #prefix: string;
-  readonly #deadline: number;
+  readonly #deadlines: Deadlines;
   readonly #replicas: number;
   readonly #scanCount: number;
-  #inflight = 0;
-  #idle: (() => void) | undefined;
 
   /**
    * @param client - an ioredis, iovalkey or node-redis v5 client (or Sentinel client), yours.
@@ -127,7 +125,7 @@ export class RedisStore implements IterableStore {
     }
     this.#ops = ops;
     this.#prefix = prefix;
-    this.#deadline = deadline;
+    this.#deadlines = new Deadlines(deadline);
     this.#replicas = waitReplicas;
     this.#scanCount = scanCount;
   }
@@ -140,7 +138,8 @@ export class RedisStore implements IterableStore {
   /** Data for a token, or `undefined` when missing or expired. */
   find(token: string): Promise<Uint8Array | undefined> {
     if (UNSTORABLE.test(token)) return Promise.resolve(undefined);
-    return this.#call((ops) => ops.get(this.#prefix + token), orUndefined);
+    const key = this.#prefix + token;
+    return this.#deadlines.track(() => this.#ops.get(key), orUndefined);
   }
 
   /**
@@ -161,9 +160,10 @@ export class RedisStore implements IterableStore {
     const value = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const ms = Math.ceil(at);
     const n = this.#replicas;
-    if (n === 0) return this.#call((ops) => ops.set(key, value, ms), nothing);
-    return this.#call(
-      (ops, left) => ops.setWait(key, value, ms, n, waitTimeout(left)),
+    if (n === 0) return this.#deadlines.track(() => this.#ops.set(key, value, ms), nothing);
+    const timeout = waitTimeout(this.#deadlines.deadline);
+    return this.#deadlines.track(
+      () => this.#ops.setWait(key, value, ms, n, timeout),
       (acked) => this.#replicated(acked),
     );
   }
@@ -186,15 +186,19 @@ export class RedisStore implements IterableStore {
     const out = new Map<string, Uint8Array>();
     let cursor = "0";
     do {
-      const [next, found] = await this.#call(
-        (ops) => ops.scan(cursor, pattern, this.#scanCount),
+      const at = cursor;
+      const [next, found] = await this.#deadlines.track(
+        () => this.#ops.scan(at, pattern, this.#scanCount),
         same<[string, string[]]>,
       );
       cursor = next;
       const keys = found.filter((k) => k.startsWith(full)).map((k) => k.slice(strip));
       for (let i = 0; i < keys.length; i += this.#scanCount) {
         const batch = keys.slice(i, i + this.#scanCount);
-        const values = await this.#call((ops) => ops.mget(batch), same<(Buffer | null)[]>);
+        const values = await this.#deadlines.track(
+          () => this.#ops.mget(batch),
+          same<(Buffer | null)[]>,
+        );
         for (const [j, value] of values.entries()) {
           if (value !== null && value !== undefined) {
             out.set((batch[j] as string).slice(this.#prefix.length), value);
@@ -210,14 +214,7 @@ export class RedisStore implements IterableStore {
    * or disconnects the client; the store keeps working.
    */
   close(): Promise<void> {
-    if (this.#inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const previous = this.#idle;
-      this.#idle = () => {
-        previous?.();
-        resolve();
-      };
-    });
+    return this.#deadlines.idle();
   }
 
   /** `await using store = new RedisStore(client)`: same as {@link close}. */
@@ -227,9 +224,10 @@ export class RedisStore implements IterableStore {
 
   #delete(key: string): Promise<void> {
     const n = this.#replicas;
-    if (n === 0) return this.#call((ops) => ops.del(key), nothing);
-    return this.#call(
-      (ops, left) => ops.delWait(key, n, waitTimeout(left)),
+    if (n === 0) return this.#deadlines.track(() => this.#ops.del(key), nothing);
+    const timeout = waitTimeout(this.#deadlines.deadline);
+    return this.#deadlines.track(
+      () => this.#ops.delWait(key, n, timeout),
       (acked) => this.#replicated(acked),
     );
   }
@@ -237,61 +235,9 @@ export class RedisStore implements IterableStore {
   #replicated(acked: number): void {
     if (acked < this.#replicas) {
       throw new StoreUnavailableError(
-        `redis: the write reached ${acked} of the ${this.#replicas} replica${this.#replicas === 1 ? "" : "s"} required within the ${this.#deadline} ms deadline (waitReplicas)`,
+        `redis: the write reached ${acked} of the ${this.#replicas} replica${this.#replicas === 1 ? "" : "s"} required within the ${this.#deadlines.deadline} ms deadline (waitReplicas)`,
       );
     }
-  }
-
-  /**
-   * One client call bounded by the deadline; every failure becomes a StoreUnavailableError
-   * without the token. `map` turns the reply into the answer (and may throw).
-   */
-  #call<R, T>(send: (ops: RedisOps, left: number) => Promise<R>, map: (reply: R) => T): Promise<T> {
-    const deadline = this.#deadline;
-    this.#inflight++;
-    return new Promise<T>((resolve, reject) => {
-      let done = false;
-      /** Settles once; the call leaves the in-flight count after its caller has been answered. */
-      const settle = (answer: () => void) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        answer();
-        if (--this.#inflight === 0 && this.#idle !== undefined) {
-          const idle = this.#idle;
-          this.#idle = undefined;
-          idle();
-        }
-      };
-      // Request-scoped and bounded by the deadline: it holds the process like the request does.
-      const timer = setTimeout(() => {
-        settle(() =>
-          reject(
-            new StoreUnavailableError(
-              `redis unavailable: no answer within the ${deadline} ms deadline`,
-            ),
-          ),
-        );
-      }, deadline);
-      let sent: Promise<R>;
-      try {
-        sent = send(this.#ops, deadline);
-      } catch (err) {
-        settle(() => reject(unavailable(err)));
-        return;
-      }
-      sent.then(
-        (reply) =>
-          settle(() => {
-            try {
-              resolve(map(reply));
-            } catch (err) {
-              reject(err);
-            }
-          }),
-        (err: unknown) => settle(() => reject(unavailable(err))),
-      );
-    });
   }
 }
 
