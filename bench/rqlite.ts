@@ -5,9 +5,10 @@
  * same raw requests through node:http with a keep-alive Agent (the road not taken);
  * (b) commit throughput through a 3-node cluster (sent to the leader, and to a follower that
  * forwards); (c) failover: the leader SIGKILLed under 16 concurrent writers, how long until
- * writes are acknowledged again.
+ * writes are acknowledged again; (d) what the safety costs on a 3-node cluster: commit and delete
+ * with tombstones vs without (SCS's plain upsert and delete), and find at each read consistency.
  *
- * Usage: npx tsx bench/rqlite.ts [--quick]
+ * Usage: npx tsx bench/rqlite.ts [--quick] [--only-cost]
  * @module
  */
 import http from "node:http";
@@ -258,17 +259,113 @@ async function failover(trials: number, fast: boolean): Promise<string> {
   ].join("\n");
 }
 
+/**
+ * (d) On a 3-node cluster, through the leader, 16 concurrent operations, the variants alternated
+ * round by round: commit and delete with tombstones (the default) and without; find at each
+ * read consistency (default = weak, strong only while the cluster may be recovering).
+ */
+async function safetyCost(quick: boolean): Promise<string> {
+  const cluster = await startCluster(3);
+  const rounds = quick ? 5 : 7;
+  const ms = quick ? 400 : 1500;
+  const c = 16;
+  const lines = ["| op | variant | ops/s | vs first row |", "|---|---|---:|---:|"];
+  try {
+    const leader = await cluster.leader();
+    const on = new RqliteStore(leader.url, { table: "cost_on", cleanupInterval: 0 });
+    const off = new RqliteStore(leader.url, {
+      table: "cost_off",
+      cleanupInterval: 0,
+      versions: false,
+    });
+    const reads = (["weak", "none", "linearizable", "strong"] as const).map(
+      (level) =>
+        [
+          level,
+          new RqliteStore(leader.url, {
+            table: "cost_on",
+            cleanupInterval: 0,
+            readConsistency: level,
+          }),
+        ] as const,
+    );
+    const stores = [on, off, ...reads.map(([, st]) => st)];
+    for (const st of [on, off]) {
+      for (let i = 0; i < KEYS; i++) await st.commit(token(i), DATA, new Date(Date.now() + HOUR));
+    }
+    for (const st of stores) await st.find("warm-up");
+    let n = 0;
+    const groups: [string, [string, (i: number) => Promise<unknown>][]][] = [
+      [
+        "commit",
+        [
+          ["versions (default)", (i) => on.commit(token(i), DATA, new Date(Date.now() + HOUR))],
+          ["no versions", (i) => off.commit(token(i), DATA, new Date(Date.now() + HOUR))],
+        ],
+      ],
+      [
+        // Each delete retires a token never used before: the tombstone is a new row every time.
+        "delete",
+        [
+          ["versions (default)", () => on.delete(`gone-${n++}`)],
+          ["no versions", () => off.delete(`gone-${n++}`)],
+        ],
+      ],
+      [
+        "find",
+        [
+          ["default (weak)", (i) => on.find(token(i))],
+          ...reads.map(
+            ([level, st]) =>
+              [level, (i: number) => st.find(token(i))] as [
+                string,
+                (i: number) => Promise<unknown>,
+              ],
+          ),
+        ],
+      ],
+    ];
+    for (const [name, variants] of groups) {
+      const xs = variants.map(() => [] as number[]);
+      for (const [, op] of variants) await throughput(c, 200, op);
+      for (let k = 0; k < rounds; k++) {
+        for (const [j, [, op]] of variants.entries()) xs[j]?.push(await throughput(c, ms, op));
+      }
+      const first = median(xs[0] ?? []);
+      for (const [j, [label]] of variants.entries()) {
+        const m = median(xs[j] ?? []);
+        lines.push(`| ${name} | ${label} | ${fmt(m)} | ${(m / first).toFixed(2)} |`);
+      }
+    }
+    for (const st of stores) await st.close();
+  } finally {
+    await cluster.close();
+  }
+  return `Median of ${rounds} rounds of ${ms} ms, ${c} concurrent, through the leader of a 3-node cluster (fast Raft flags).\n\n${lines.join("\n")}`;
+}
+
 /** Runs every part and returns a markdown report. */
-export async function runRqliteBench(opts: { quick: boolean }): Promise<string> {
+export async function runRqliteBench(opts: {
+  quick: boolean;
+  onlyCost?: boolean;
+}): Promise<string> {
+  if (opts.onlyCost) return `### Safety costs\n\n${await safetyCost(opts.quick)}`;
   const parts = [
     "### RqliteStore vs raw HTTP (one rqlited node)",
     await singleNode(opts.quick),
     "### 3-node cluster",
     await cluster3(opts.quick),
+    "### Safety costs: tombstones and read consistency",
+    await safetyCost(opts.quick),
   ];
   return parts.join("\n\n");
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(await runRqliteBench({ quick: process.argv.includes("--quick") }));
+  console.log(
+    await runRqliteBench({
+      quick: process.argv.includes("--quick"),
+      onlyCost: process.argv.includes("--only-cost"),
+    }),
+  );
 }

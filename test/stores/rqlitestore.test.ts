@@ -254,6 +254,31 @@ describe("RqliteStore on a real rqlited", () => {
     }
   });
 
+  it("versions: a commit from an app server whose clock is behind is still applied; a deleted token stays deleted", async () => {
+    const t = uniqueTable();
+    const ahead = new RqliteStore(url, {
+      table: t,
+      cleanupInterval: 0,
+      now: () => Date.now() + 60_000,
+    });
+    const behind = new RqliteStore(url, { table: t, cleanupInterval: 0 });
+    try {
+      await ahead.commit("skewed", bytes("from the fast clock"), new Date(Date.now() + HOUR));
+      await behind.commit("skewed", bytes("acknowledged later"), new Date(Date.now() + HOUR));
+      assert.deepEqual(await ahead.find("skewed"), bytes("acknowledged later"));
+      await behind.delete("skewed");
+      await ahead.commit("skewed", bytes("after the delete"), new Date(Date.now() + HOUR));
+      assert.equal(await behind.find("skewed"), undefined);
+      const [res] = await behind.connection.query([
+        [`SELECT at > 1e299 FROM "${t}_versions" WHERE token = ?`, "skewed"],
+      ]);
+      assert.equal(res?.values[0]?.[0], 1, "a tombstone");
+    } finally {
+      await ahead.close();
+      await behind.close();
+    }
+  });
+
   it("rejects bad options with a TypeError naming the option", () => {
     for (const table of [
       "",
@@ -271,6 +296,15 @@ describe("RqliteStore on a real rqlited", () => {
       /readConsistency/,
     );
     assert.throws(() => new RqliteStore(url, { cleanupInterval: -1 }), /cleanupInterval/);
+    assert.throws(
+      () => new RqliteStore(url, { versions: "yes" as unknown as boolean }),
+      /option versions/,
+    );
+    assert.throws(
+      () => new RqliteStore(url, { tombstoneLifetime: -1 }),
+      /option tombstoneLifetime/,
+    );
+    assert.throws(() => new RqliteConnection({ nodes: url, localAddress: "not-an-ip" }), TypeError);
     assert.throws(() => new RqliteConnection({ nodes: [] }), /option nodes/);
     assert.throws(() => new RqliteConnection({ nodes: "ftp://x" }), /option nodes/);
     assert.throws(() => new RqliteConnection({ nodes: "not a url" }), /option nodes/);
