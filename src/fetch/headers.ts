@@ -56,6 +56,7 @@ export function withSessionHeaders(
  */
 export function hasToken(value: string | null, token: string): boolean {
   if (value === null) return false;
+  if (value === token) return true; // the common case, without splitting
   const wanted = token.toLowerCase();
   for (const part of value.split(",")) if (part.trim().toLowerCase() === wanted) return true;
   return false;
