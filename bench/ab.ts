@@ -7,13 +7,13 @@
  * the first variant's median to each one's (≈ the req/s ratio on a quiet, server-bound core).
  * Not part of `npm run bench`.
  *
- * Usage: npx tsx bench/ab.ts <read|write> <variant|path.ts>... [--rounds=8] [--seconds=2]
+ * Usage: npx tsx bench/ab.ts <read|write> <variant|path.ts>... [--rounds=8] [--seconds=2] [--tsx]
  * @example npx tsx bench/ab.ts write node-bare node-scs
  * @module
  */
 import { readFileSync } from "node:fs";
 import { cookieFrom, probe } from "./lib/load.ts";
-import { type ServerHandle, startServer } from "./lib/proc.ts";
+import { buildServers, type ServerHandle, startServer } from "./lib/proc.ts";
 import type { Mode } from "./lib/server-common.ts";
 import { fmt, median } from "./lib/stats.ts";
 import { WrkLoad } from "./lib/wrk.ts";
@@ -39,10 +39,15 @@ const servers: { id: string; server: ServerHandle; cookie: string; us: number[];
   [];
 const load = new WrkLoad(1);
 try {
+  // A name is a program in bench/http-servers/; a path (with a slash) is taken as it is.
+  const programOf = (id: string) => (id.includes("/") ? id : `bench/http-servers/${id}.ts`);
+  // --tsx: run the TypeScript programs through tsx, as the bench did before it built them.
+  const built = process.argv.includes("--tsx")
+    ? new Map<string, string>()
+    : await buildServers(variants.map(programOf));
   for (const id of variants) {
-    // A name is a program in bench/http-servers/; a path (with a slash) is taken as it is.
-    const program = id.includes("/") ? id : `bench/http-servers/${id}.ts`;
-    const server = await startServer(program, mode, 0, 120_000);
+    const program = programOf(id);
+    const server = await startServer(program, mode, 0, 120_000, built.get(program));
     const bare = id.endsWith("-bare") || id.endsWith("-ceiling");
     const cookie = bare
       ? `session=${"A".repeat(43)}`

@@ -19,7 +19,7 @@ import { httpChart } from "./lib/charts.ts";
 import { cookieFrom, LoadGenerator, type LoadResult, type Probe, probe } from "./lib/load.ts";
 import { table } from "./lib/markdown.ts";
 import { MAX_OTHERS, MAX_STEAL, type Noise, noiseBetween, sampleCpu } from "./lib/noise.ts";
-import { hasTaskset, type ServerHandle, startServer } from "./lib/proc.ts";
+import { buildServers, hasTaskset, type ServerHandle, startServer } from "./lib/proc.ts";
 import type { Mode } from "./lib/server-common.ts";
 import { fmt, median, range } from "./lib/stats.ts";
 import { ensureWrk, type Load, WrkLoad } from "./lib/wrk.ts";
@@ -267,6 +267,7 @@ export async function runHttpBench(opts: { quick: boolean }): Promise<HttpBenchR
   log(`load generator: ${gen.tool}`);
   const cells: Cell[] = [];
   let retried = 0;
+  let built: Map<string, string> | undefined;
   try {
     const pairs = MODES.flatMap((mode) =>
       VARIANTS.filter((v) => v.modes === undefined || v.modes.includes(mode)).map((variant) => ({
@@ -274,13 +275,25 @@ export async function runHttpBench(opts: { quick: boolean }): Promise<HttpBenchR
         variant,
       })),
     );
+    const programs = [...new Set(pairs.map(({ variant }) => programOf(variant)))];
+    try {
+      built = await buildServers(programs);
+    } catch (err) {
+      log(`NOTE: could not build the servers (${String(err)}); running them through tsx`);
+    }
     log(`starting ${pairs.length} servers`);
     // A few at a time: dozens of tsx start-ups at once on a small machine would time out.
     for (let i = 0; i < pairs.length; i += 4) {
       const batch = pairs.slice(i, i + 4);
       const started = await Promise.allSettled(
         batch.map(({ mode, variant }) =>
-          startServer(`bench/http-servers/${variant.id}.ts`, mode, SERVER_CORE, 120_000),
+          startServer(
+            programOf(variant),
+            mode,
+            SERVER_CORE,
+            120_000,
+            built?.get(programOf(variant)),
+          ),
         ),
       );
       for (const [j, s] of started.entries()) {
@@ -343,7 +356,18 @@ export async function runHttpBench(opts: { quick: boolean }): Promise<HttpBenchR
     await gen.close();
     await Promise.all(cells.map((c) => c.server.stop()));
   }
-  return report(cells, { rounds, durationS, warmS, tool: gen.tool, retried });
+  return report(cells, {
+    rounds,
+    durationS,
+    warmS,
+    tool: gen.tool,
+    retried,
+    built: built !== undefined,
+  });
+}
+
+function programOf(variant: Variant): string {
+  return `bench/http-servers/${variant.id}.ts`;
 }
 
 /** Keeps one run's figures. */
@@ -359,7 +383,14 @@ function keep(cell: Cell, r: LoadResult): void {
 
 function report(
   cells: Cell[],
-  run: { rounds: number; durationS: number; warmS: number; tool: string; retried: number },
+  run: {
+    rounds: number;
+    durationS: number;
+    warmS: number;
+    tool: string;
+    retried: number;
+    built: boolean;
+  },
 ): HttpBenchResult {
   const get = (id: string, mode: Mode): Cell | undefined =>
     cells.find((c) => c.variant.id === id && c.mode === mode);
@@ -445,7 +476,7 @@ function report(
   parts.push(
     `For scale (quoted from issue 15, measured on this machine, not by this bench): Go's SCS costs **${fmt(GO_SCS.read, 2)}** (READ) / **${fmt(GO_SCS.write, 2)}** (WRITE) of Go's bare net/http.`,
     "",
-    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
+    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Servers: ${run.built ? "each bench/http-servers program bundled with esbuild as tsup builds the package (packages external, no `keepNames`), run by plain node" : "run through tsx (the esbuild build failed)"}, Node ${process.version}. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
   );
   const markdown = parts.join("\n");
   return { markdown, svg: httpChart(markdown) ?? "", headline };

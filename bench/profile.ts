@@ -1,5 +1,6 @@
 /**
- * Where one HTTP bench server spends its time: runs `bench/http-servers/<variant>.ts` pinned to
+ * Where one HTTP bench server spends its time: runs `bench/http-servers/<variant>.ts` (built as
+ * the HTTP bench builds it, lib/proc.ts `buildServers`) pinned to
  * core 0 under wrk (pinned to core 1) and reports the server's CPU time per request (user +
  * system from /proc: steadier than req/s on a shared machine, since time the server waits for
  * a core is not counted), and with `--prof` a `node --cpu-prof` profile summarised by
@@ -14,8 +15,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { cookieFrom, probe } from "./lib/load.ts";
-import { spawnNode } from "./lib/proc.ts";
+import { buildServers, spawnNode } from "./lib/proc.ts";
 import { fmt } from "./lib/stats.ts";
 import { WrkLoad } from "./lib/wrk.ts";
 
@@ -39,14 +41,9 @@ function cpuTicks(pid: number): number {
 /** The measured run, in the monotonic µs clock V8's profile timestamps use (as hrtime does). */
 const window = { from: 0, to: Number.POSITIVE_INFINITY };
 const dir = mkdtempSync(join(tmpdir(), "scs-profile-"));
-const args = [
-  ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []),
-  "--import",
-  "tsx",
-  `bench/http-servers/${variant}.ts`,
-  "0",
-  mode,
-];
+const program = `bench/http-servers/${variant}.ts`;
+const built = (await buildServers([program])).get(program)!;
+const args = [...(prof ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), built, "0", mode];
 const child = spawnNode(args, 0);
 const port = await new Promise<number>((resolve, reject) => {
   let out = "";
@@ -117,10 +114,23 @@ function summarise(p: Profile): void {
   let total = 0;
   let idle = 0;
   let inSrc = 0;
-  const name = (n: ProfileNode): string => {
-    const url = n.callFrame.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, "$1/");
-    return `${n.callFrame.functionName || "(anonymous)"} ${url}:${n.callFrame.lineNumber + 1}`;
+  // The built server is one file; esbuild marks where each module's code starts ("// src/x.ts").
+  const starts: { line: number; module: string }[] = [];
+  for (const [i, line] of readFileSync(built, "utf8").split("\n").entries()) {
+    const m = /^\/\/ ((?:src|bench)\/\S+\.ts)$/.exec(line);
+    if (m !== null) starts.push({ line: i, module: m[1]! });
+  }
+  const builtUrl = pathToFileURL(built).href;
+  const moduleOf = (n: ProfileNode): string => {
+    if (n.callFrame.url !== builtUrl) {
+      return n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules)\//, "$1/");
+    }
+    let module = "bench";
+    for (const s of starts) if (s.line <= n.callFrame.lineNumber) module = s.module;
+    return module;
   };
+  const name = (n: ProfileNode): string =>
+    `${n.callFrame.functionName || "(anonymous)"} ${moduleOf(n)}:${n.callFrame.lineNumber + 1}`;
   let at = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
     const dt = p.timeDeltas[i] ?? 0;
@@ -137,7 +147,7 @@ function summarise(p: Profile): void {
     const key = name(node);
     self.set(key, (self.get(key) ?? 0) + dt);
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
-      if (byId.get(id)!.callFrame.url.includes("/src/")) {
+      if (moduleOf(byId.get(id)!).startsWith("src/")) {
         inSrc += dt;
         break;
       }

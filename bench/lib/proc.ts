@@ -4,6 +4,8 @@
  * @module
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { ROOT } from "./machine.ts";
 
 let tasksetChecked: boolean | undefined;
@@ -33,6 +35,40 @@ export function spawnNode(args: string[], core: number | undefined, stdin = fals
   return spawn(cmd, argv, { cwd: ROOT, stdio: [stdin ? "pipe" : "ignore", "pipe", "inherit"] });
 }
 
+/** Where {@link buildServers} writes the server programs. */
+const BUILT = join(ROOT, "bench", "out", "servers");
+
+/**
+ * Bundles bench server programs (bench/http-servers/<id>.ts and the scs-ts source they import)
+ * into plain ES modules with esbuild, as tsup builds the package: packages stay external and
+ * are loaded from node_modules, and nothing is added to the code. So a server runs scs-ts as
+ * an application runs the built package, not through tsx, whose transform (esbuild with
+ * `keepNames`) wraps every function expression our code creates per request in a `__name`
+ * call that the published build does not have. It also spares each server a tsx start-up.
+ * @param programs paths relative to the repository root.
+ * @returns program path → built file (absolute), for {@link startServer}.
+ */
+export async function buildServers(programs: readonly string[]): Promise<Map<string, string>> {
+  const { build } = await import("esbuild");
+  mkdirSync(BUILT, { recursive: true });
+  const out = new Map<string, string>();
+  for (const program of programs) {
+    const file = join(BUILT, `${program.replace(/^.*\//, "").replace(/\.ts$/, "")}.mjs`);
+    await build({
+      entryPoints: [join(ROOT, program)],
+      outfile: file,
+      bundle: true,
+      packages: "external",
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      logLevel: "warning",
+    });
+    out.set(program, file);
+  }
+  return out;
+}
+
 /** A running bench server. */
 export interface ServerHandle {
   port: number;
@@ -48,6 +84,8 @@ export interface ServerHandle {
  * @param program path relative to the repository root, e.g. "bench/http-servers/node-bare.ts".
  * @param core the CPU to pin the server to.
  * @param timeoutMs how long to wait for the server. @default 30_000
+ * @param built the program as {@link buildServers} built it (run with plain node); without
+ *   it the TypeScript program runs through tsx.
  * @returns the server's port and a stop function.
  */
 export function startServer(
@@ -55,9 +93,11 @@ export function startServer(
   mode: string,
   core: number | undefined,
   timeoutMs = 30_000,
+  built?: string,
 ): Promise<ServerHandle> {
   // Started on any core (dozens of tsx start-ups on one core are slow), pinned once listening.
-  const child = spawnNode(["--import", "tsx", program, "0", mode], undefined);
+  const args = built === undefined ? ["--import", "tsx", program] : [built];
+  const child = spawnNode([...args, "0", mode], undefined);
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {
