@@ -99,12 +99,12 @@ function contestants(): { name: string; make: () => RoundTrips }[] {
   // The caller (the manager) computes the expiry; the same Date goes to every store.
   const expiryDate = new Date(Date.now() + HOUR);
   const expiry = () => expiryDate;
-  const memStore = (options: MemStoreOptions = {}): RoundTrips => {
+  const memStore = (options: MemStoreOptions = {}, bytes: Uint8Array = data): RoundTrips => {
     const store = new MemStore({ cleanupInterval: 0, ...options });
     return (ids, from, count) => {
       for (let i = from; i < from + count; i++) {
         const t = ids[i % ids.length]!;
-        store.commit(t, data, expiry());
+        store.commit(t, bytes, expiry());
         sink += store.find(t)!.length;
       }
     };
@@ -148,6 +148,11 @@ function contestants(): { name: string; make: () => RoundTrips }[] {
       },
     },
     { name: "MemStore", make: () => memStore() },
+    {
+      // The codec's pooled Buffer, copied by commit (no slab pinned) vs an exact array, held.
+      name: "MemStore, exact Uint8Array data (no copy)",
+      make: () => memStore({}, new Uint8Array(data)),
+    },
     { name: "MemStore (maxSessions)", make: () => memStore({ maxSessions: 1_000_000 }) },
     { name: "MemStore, now = 1 ms coarse clock", make: () => memStore({ now: coarseClock() }) },
     {
@@ -166,12 +171,13 @@ function contestants(): { name: string; make: () => RoundTrips }[] {
     {
       name: "MemStore + JSON codec",
       make: () => {
+        const decoder = new TextDecoder();
         const store = new MemStore({ cleanupInterval: 0 });
         return (ids, from, count) => {
           for (let i = from; i < from + count; i++) {
             const t = ids[i % ids.length]!;
             store.commit(t, Buffer.from(JSON.stringify(obj)), expiry());
-            sink += Object.keys(JSON.parse(store.find(t)!.toString())).length;
+            sink += Object.keys(JSON.parse(decoder.decode(store.find(t)!))).length;
           }
         };
       },
@@ -456,20 +462,20 @@ async function copyCost(quick: boolean): Promise<string> {
       pooled.push(commit);
       kept.push(keep);
       copies.push(copy);
-      shares.push(copy / commit);
+      shares.push(commit - keep);
     }
     rows.push(
-      `| ${size} | ${fmt(median(pooled))} | ${fmt(median(kept))} | ${fmt(median(copies))} | ${fmt(median(shares) * 100)} % |`,
+      `| ${size} | ${fmt(median(pooled))} | ${fmt(median(kept))} | ${fmt(median(copies))} | ${fmt(median(shares))} |`,
     );
   }
   return [
     `### (e) commit's copy of the data (median of ${rounds} rounds, ${budgetMs} ms each)`,
     "",
-    "| data bytes | commit ns, pooled Buffer (copied) | commit ns, exact Uint8Array (held as given) | the copy alone ns | copy's share of the pooled commit |",
+    "| data bytes | commit ns, pooled Buffer (copied) | commit ns, exact Uint8Array (held as given) | the copy alone ns | the copy's cost per commit ns (per round, median) |",
     "|---:|---:|---:|---:|---:|",
     ...rows,
     "",
-    "The data is a pooled Buffer, as the codec returns; the copy gives it an allocation of its own so no 8 KiB slab stays pinned.",
+    "Updates of 10,000 sessions. The pooled data is a Buffer.from() view of Node's 8 KiB slab, as the codec returns; the copy gives it an allocation of its own so no slab stays pinned. Its cost per commit is the difference of the two commit columns: the allocation and the collection of the copy it replaces (old by then), more than the copy alone.",
   ].join("\n");
 }
 
