@@ -35,11 +35,12 @@ after(async () => {
 async function apps(versions: boolean) {
   const table = `delayed_${tableNo++}`;
   const [, direct, third] = cluster.nodes as [RqliteNode, RqliteNode, RqliteNode];
-  // One attempt gets 300 ms: the held commit times out there and is retried on the next node.
+  // One attempt gets 800 ms (room for a busy machine): the held commit times out there and is
+  // retried on the next node.
   const conn = new RqliteConnection({
     nodes: [proxy.url, direct.url, third.url],
-    timeout: 300,
-    deadline: 3_000,
+    timeout: 800,
+    deadline: 4_000,
   });
   const store = new RqliteStore(conn, { table, cleanupInterval: 0, versions });
   const other = new RqliteStore(new RqliteConnection({ nodes: [third.url, direct.url] }), {
