@@ -154,6 +154,21 @@ interface Cannon {
 }
 const autocannon = require("autocannon") as (opts: Record<string, unknown>) => Cannon;
 
+/** `promise`, or a rejection with `message` after `ms` (the timer is cleared either way). */
+async function within<T>(ms: number, message: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Sends `amount` cookieless GET / (stopped after `maxMs`). */
 function cannon(
   url: string,
@@ -280,10 +295,9 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
   const kill = () => child.kill("SIGKILL");
   process.once("exit", kill);
   try {
-    const ready = (await Promise.race([
-      once(child, "message"),
-      new Promise((_, reject) => setTimeout(() => reject(new Error("no server in 30 s")), 30_000)),
-    ])) as [FromChild];
+    const ready = (await within(30_000, "no server in 30 s", once(child, "message"))) as [
+      FromChild,
+    ];
     const first = ready[0];
     if (first.type !== "listening") throw new Error("the server child did not start");
     const url = `http://127.0.0.1:${first.port}/`;
@@ -344,7 +358,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
     samples.push(await sample());
     const live1 = await sample(true);
     child.send({ type: "stop" } satisfies ToChild);
-    await Promise.race([once(child, "exit"), new Promise((r) => setTimeout(r, 5000))]);
+    await within(5000, "", once(child, "exit")).catch(() => {}); // killed below if still there
     const maxBytes = first.maxBytes;
     return {
       warmup,
