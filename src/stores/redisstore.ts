@@ -12,8 +12,8 @@ import { invalid } from "./sql-common.ts";
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * Put before each token to make its key (SCS's Go redisstore uses the same one, so a Go and a
-   * Node service can share sessions). `all()` lists only keys under it.
+   * Put before each token to make its key (the same default as SCS's Go redisstore). `all()`
+   * lists only keys under it.
    * @default "scs:session:"
    */
   prefix?: string;
