@@ -161,15 +161,18 @@ sections.push(
   await section("store", "Store operations", async () => {
     if (memstoreBench === undefined) return skipped("bench/memstore.ts runMemstoreBench");
     const md = memstorePart(await memstoreBench({ quick, only: "a" }));
+    // The honest limit is a raw Map that checks expiry as MemStore must (issue 15), not the
+    // unchecked Map: the headline is MemStore's round-trips ÷ that Map's, same run.
     const row = rowOf(md, "round-trips/s", "MemStore");
-    const ratio = cellNumber(row?.[2]);
+    const checked = rowOf(md, "round-trips/s", "raw Map + expiry check (Date.now)");
+    const ratio = cellNumber(row?.[1]) / cellNumber(checked?.[1]);
     return {
       markdown: md,
       svg: storeOpsChart(md),
       headline: [
         [
-          "Store ops: MemStore commit+find",
-          `${fmt(ratio, 2)} of raw Map`,
+          "Store ops: MemStore commit+find vs a raw Map checking expiry the same way",
+          `${fmt(ratio, 2)} of it (${fmt(cellNumber(row?.[2]), 2)} of the unchecked Map)`,
           `≥ 0.80 ${ratio >= 0.8 ? "✓" : "✗"}`,
         ],
       ],

@@ -9,7 +9,6 @@ import { CodecError } from "../errors.ts";
 import { HEADER_SIZE, LITTLE_ENDIAN, MAGIC, MAX_DEPTH, Tag, VERSION } from "./format.ts";
 
 const EMPTY = new Uint8Array(0);
-const EMPTY_BUFFER = Buffer.alloc(0);
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 
@@ -18,8 +17,8 @@ const SHORT_STRING = 10;
 
 class Decoder {
   data: Uint8Array = EMPTY;
-  /** `data` as a Buffer, for native UTF-8 decoding. */
-  buf: Buffer = EMPTY_BUFFER;
+  /** `data` as a Buffer, for native UTF-8 decoding; made on first use (see {@link buffer}). */
+  buf: Buffer | undefined;
   pos = 0;
   end = 0;
 
@@ -29,8 +28,7 @@ class Decoder {
 
   decode(data: Uint8Array): { deadline: Date; values: Record<string, unknown> } {
     this.data = data;
-    this.buf =
-      data instanceof Buffer ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+    this.buf = data instanceof Buffer ? data : undefined;
     this.pos = 0;
     this.end = data.length;
     if (data.length <= HEADER_SIZE) this.fail("too short");
@@ -43,6 +41,13 @@ class Decoder {
     const values = this.value(0) as Record<string, unknown>;
     if (this.pos !== this.end) this.fail("trailing bytes");
     return { deadline, values };
+  }
+
+  /** `data` as a Buffer: most sessions hold only short strings and never need one. */
+  buffer(): Buffer {
+    const data = this.data;
+    this.buf ??= Buffer.from(data.buffer, data.byteOffset, data.length);
+    return this.buf;
   }
 
   need(n: number): void {
@@ -198,7 +203,7 @@ class Decoder {
       }
     }
     this.pos = end;
-    return this.buf.toString("utf8", start, end);
+    return this.buffer().toString("utf8", start, end);
   }
 
   utf16(): string {
@@ -227,7 +232,7 @@ class Decoder {
     const n = this.varuint();
     this.need(n);
     if (n === 0) return 0n;
-    const v = BigInt(`0x${this.buf.toString("hex", this.pos, this.pos + n)}`);
+    const v = BigInt(`0x${this.buffer().toString("hex", this.pos, this.pos + n)}`);
     this.pos += n;
     return neg ? -v : v;
   }
@@ -255,7 +260,7 @@ export function decodeSession(data: Uint8Array): {
     throw new CodecError("cannot decode session data", { cause: err });
   } finally {
     dec.data = EMPTY;
-    dec.buf = EMPTY_BUFFER;
+    dec.buf = undefined;
     shared = dec;
   }
 }
