@@ -4,11 +4,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import pg from "pg";
 import { SessionManager } from "../../src/manager.ts";
 import type { Store } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
+import { PostgresStore } from "../../src/stores/postgresstore.ts";
 import { RqliteStore } from "../../src/stores/rqlitestore.ts";
 import { SqliteStore } from "../../src/stores/sqlitestore.ts";
+import { type PgServer, startPostgres } from "../helpers/postgres.ts";
 import { type RqliteCluster, startNode } from "../helpers/rqlite.ts";
 import { testDrivers } from "./sqlite-drivers.ts";
 
@@ -94,11 +97,34 @@ for (const driver of drivers) {
 }
 
 let node: RqliteCluster | undefined;
+let postgres: PgServer | undefined;
 before(async () => {
-  node = await startNode();
+  [node, postgres] = await Promise.all([startNode(), startPostgres()]);
 });
 after(async () => {
-  await node?.close();
+  await Promise.all([node?.close(), postgres?.destroy()]);
+});
+cases.push({
+  name: "PostgresStore, one PostgreSQL server, a pool per server",
+  make: () => (c) => {
+    const table = `skew_${randomBytes(6).toString("hex")}`;
+    const poolA = new pg.Pool({ ...postgres!.config, max: 2 });
+    const poolB = new pg.Pool({ ...postgres!.config, max: 2 });
+    const a = new PostgresStore(poolA, { cleanupInterval: 0, table, now: c.a });
+    const b = new PostgresStore(poolB, { cleanupInterval: 0, table, now: c.b });
+    return {
+      a,
+      b,
+      cleanupA: () => a.deleteExpired(),
+      cleanupB: () => b.deleteExpired(),
+      close: () => {
+        a.close();
+        b.close();
+        void poolA.end();
+        void poolB.end();
+      },
+    };
+  },
 });
 cases.push({
   name: "RqliteStore, one rqlited node, a store per server",
