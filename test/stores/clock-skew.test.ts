@@ -44,7 +44,7 @@ interface Shared {
   cleanupB: () => Promise<unknown>;
   /** True when both servers' calls go through one store object with one clock (A's). */
   oneClock?: boolean;
-  close: () => void;
+  close: () => unknown;
 }
 
 type MakeShared = (c: Clocks) => Shared;
@@ -117,11 +117,9 @@ cases.push({
       b,
       cleanupA: () => a.deleteExpired(),
       cleanupB: () => b.deleteExpired(),
-      close: () => {
-        a.close();
-        b.close();
-        void poolA.end();
-        void poolB.end();
+      close: async () => {
+        await Promise.all([a.close(), b.close()]);
+        await Promise.all([poolA.end(), poolB.end()]);
       },
     };
   },
@@ -188,7 +186,7 @@ for (const { name, make } of cases) {
           assert.ok(!(await s.signedIn(s.a, token)), `made on ${creator}: A, at lifetime + skew`);
           assert.ok(!(await s.signedIn(s.b, token)), `made on ${creator}: B, at lifetime + skew`);
         } finally {
-          shared.close();
+          await shared.close();
         }
       }
     });
@@ -209,7 +207,7 @@ for (const { name, make } of cases) {
         assert.ok(!(await s.signedIn(s.a, token)), "A, after idle + skew");
         assert.ok(!(await s.signedIn(s.b, token)), "B, after idle + skew");
       } finally {
-        shared.close();
+        await shared.close();
       }
     });
 
@@ -252,7 +250,7 @@ for (const { name, make } of cases) {
         assert.ok(!(await stored(onA)), "made on A: cleaned up by lifetime + skew");
         assert.ok(!(await stored(onB)), "made on B: cleaned up by lifetime + skew");
       } finally {
-        shared.close();
+        await shared.close();
       }
     });
   });
