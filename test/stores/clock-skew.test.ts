@@ -136,10 +136,7 @@ cases.push({
       b,
       cleanupA: () => a.deleteExpired(),
       cleanupB: () => b.deleteExpired(),
-      close: () => {
-        a.close();
-        b.close();
-      },
+      close: () => Promise.all([a.close(), b.close()]),
     };
   },
 });
