@@ -37,7 +37,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       key,
       data: fc.uint8Array({ maxLength: 24 }),
       // Past, just-expired, near and far expiries.
-      ttl: fc.oneof(fc.integer({ min: -1_000, max: 0 }), fc.integer({ min: 1, max: 300 })),
+      ttl: fc.oneof(
+        fc.integer({ min: -1_000, max: 0 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 5_000, max: 60_000 }),
+      ),
     }),
   },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("find" as const), key }) },
@@ -132,7 +136,7 @@ for (const kind of ["ioredis", "node-redis"] as const) {
       const c = await connectClient(kind, server.port);
       clients.push(c);
       await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: 10, maxLength: 16 }), async (ops) => {
+        fc.asyncProperty(fc.array(opArb, { minLength: 12, maxLength: 20 }), async (ops) => {
           // A prefix per run: all() then holds only this run's sessions.
           const store = new RedisStore(c.client, {
             prefix: `model:${randomBytes(6).toString("hex")}:`,
@@ -140,7 +144,7 @@ for (const kind of ["ioredis", "node-redis"] as const) {
           const tokens = Array.from({ length: KEYS }, (_, i) => `tok${i}`);
           await play(store, tokens, ops);
         }),
-        { seed: 42, numRuns: FUZZ ? 400 : 25 },
+        { seed: 42, numRuns: FUZZ ? 400 : 30 },
       );
     });
   });
