@@ -59,9 +59,9 @@ const MAX_INTERVAL = 2_147_483_647;
  * Buffer is often a slice of Node's shared 8 KiB pool slab) would pin all of it.
  */
 export function ownsItsBuffer(data: Uint8Array): boolean {
+  if (data.byteOffset !== 0) return false; // checked first: reading .buffer costs more
   const buffer = data.buffer as ArrayBuffer & { resizable?: boolean };
   return (
-    data.byteOffset === 0 &&
     data.byteLength === buffer.byteLength &&
     buffer instanceof ArrayBuffer &&
     buffer.resizable !== true

@@ -19,6 +19,8 @@ export {
   type MemStoreOptions,
 } from "./memstore-options.ts";
 
+/** The largest typed array V8 allocates on its heap (V8_TYPED_ARRAY_MAX_SIZE_IN_HEAP). */
+const ON_HEAP_MAX = 64;
 /** Longest a sweep runs before it yields to the event loop, in ms. */
 const SLICE_MS = 2;
 /** Slots a sweep checks between two looks at the clock. */
@@ -47,8 +49,9 @@ const SHARDS = 16;
  *
  * A session never keeps a larger buffer alive: `commit` copies data that is a view of a larger
  * buffer (a small Buffer is often a slice of Node's shared 8 KiB pool slab, as the codec's
- * output is) into an allocation of its own, exactly its size; an array that is its buffer's
- * only view, exactly its size, is held as given. Callers must not change a `Uint8Array` after
+ * output is) into an allocation of its own, exactly its size; an array of more than 64 bytes
+ * that is its buffer's only view, exactly its size, is held as given (smaller ones are copied
+ * onto V8's heap, where they take less room). Callers must not change a `Uint8Array` after
  * committing it or after `find` returned it (the session manager never does).
  *
  * Expired sessions are never returned: `find` checks the expiry and drops an expired entry it
@@ -138,7 +141,9 @@ export class MemStore implements IterableStore {
         `MemStore: a session of ${size} bytes (data, token and overhead) is over maxBytes ${this.#maxBytes}`,
       );
     }
-    const own = ownsItsBuffer(data) ? data : new Uint8Array(data);
+    // Up to 64 bytes V8 keeps a Uint8Array's bytes inside the object, on the heap: a copy is
+    // cheaper than asking for .buffer (which would move them out) and smaller than any buffer.
+    const own = data.byteLength > ON_HEAP_MAX && ownsItsBuffer(data) ? data : new Uint8Array(data);
     let slot = this.#shard(token).get(token);
     if (slot === undefined) {
       if (this.#count >= this.#max) this.#release(this.#lru.head);

@@ -219,15 +219,17 @@ describe("MemStore keeps its own copy of the data", () => {
     assert.equal(store.find("t"), got, "find returns the stored copy, not a new one each time");
   });
 
-  it("copies a view at an offset, a shared or resizable buffer's view; keeps an exact array", () => {
+  it("copies a view at an offset, a shared or resizable buffer's view, 64 bytes or less; keeps an exact array", () => {
     const store = new MemStore({ cleanupInterval: 0 });
-    const exact = new Uint8Array([1, 2, 3]);
-    const offset = new Uint8Array(new ArrayBuffer(4), 1);
-    const shared = new Uint8Array(new SharedArrayBuffer(3));
+    const exact = new Uint8Array(65).fill(1);
+    const small = new Uint8Array(new ArrayBuffer(64));
+    const offset = new Uint8Array(new ArrayBuffer(101), 1);
+    const shared = new Uint8Array(new SharedArrayBuffer(100));
     const Resizable = ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer;
-    const resizable = new Uint8Array(new Resizable(3, { maxByteLength: 8 }), 0, 3);
+    const resizable = new Uint8Array(new Resizable(100, { maxByteLength: 200 }), 0, 100);
     const cases: [string, Uint8Array, boolean][] = [
       ["exact", exact, true],
+      ["small", small, false],
       ["offset", offset, false],
       ["shared", shared, false],
       ["resizable", resizable, false],
