@@ -34,6 +34,7 @@ const EXCLUDE = [
   "test/stores/rqlite-cluster.test.ts",
   "test/stores/postgres-faults.test.ts",
   "test/stores/redis-failures.test.ts",
+  "test/stores/redis-model.property.test.ts",
   // initdb and a PostgreSQL stopped and restarted mid-file; the bridge has no Node-line code.
   "test/stores/connect-store-pg.test.ts",
   // Bun and Deno only (the README examples on those runtimes): no Node code under test.
