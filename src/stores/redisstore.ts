@@ -51,7 +51,7 @@ function globEscape(text: string): string {
 }
 
 /**
- * A session store on Redis (or Valkey), through your ioredis, iovalkey or node-redis v5 client,
+ * A session store on Redis (or Valkey), through your ioredis (5, 6), iovalkey or node-redis (5, 6) client,
  * plain or through its Sentinel support.
  *
  * Each session is one string key, `prefix + token`, holding the data bytes exactly, written
