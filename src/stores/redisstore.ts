@@ -51,8 +51,8 @@ function globEscape(text: string): string {
 }
 
 /**
- * A session store on Redis (or Valkey), through your ioredis (5, 6), iovalkey or node-redis (5, 6) client,
- * plain or through its Sentinel support.
+ * A session store on Redis (or Valkey), through your ioredis (5, 6), iovalkey or node-redis
+ * (5, 6) client, plain or through its Sentinel support.
  *
  * Each session is one string key, `prefix + token`, holding the data bytes exactly, written
  * with `SET key data PXAT expiry`: Redis expires it itself, so there is no cleanup timer, and
