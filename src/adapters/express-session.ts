@@ -32,6 +32,7 @@ import type { Session as PeerSession, SessionData as PeerSessionData } from "exp
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { coreOf, type SessionCore } from "../http/core.ts";
 import { attachSession, loadSession } from "../http/handler.ts";
+import { prepareExpressApp } from "./express.ts";
 import type { Session, SessionData } from "../session.ts";
 import { isFailedStatus } from "./common.ts";
 import {
@@ -265,6 +266,7 @@ function session<Data extends object = SessionData>(
   };
 
   return function scsExpressSessionDropIn(req: SessionRequest, res, next): void {
+    prepareExpressApp(req);
     if (req.session instanceof ExpressSessionObject) {
       next(); // already loaded, by this middleware mounted twice (express-session does so too)
       return;

@@ -26,6 +26,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { coreOf, type SessionCore } from "../http/core.ts";
 import { attachSession } from "../http/handler.ts";
+import { linkRequestState, requestStateOf } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
@@ -94,6 +95,7 @@ export function expressSession<Data extends object>(
 
   // The synchronous path (a store that answers at once) builds no closure for the load.
   return function scsExpressSession(req, res, next): void {
+    prepareExpressApp(req);
     let loaded: Session<Data> | Promise<Session<Data>>;
     try {
       loaded = core.load(core.readToken(req.headers, transport));
@@ -110,6 +112,64 @@ export function expressSession<Data extends object>(
       (err: unknown) => fail(core, req, res, next, err),
     );
   };
+}
+
+/** Express apps whose `handle` links request state early (one entry per app, none per request). */
+const prepared = new WeakSet<object>();
+
+type Handle = (req: IncomingMessage, res: ServerResponse, ...rest: unknown[]) => unknown;
+type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
+type Proto = Record<"writeHead" | "write" | "end" | "flushHeaders", Method>;
+
+// Stand-ins until the middleware guards the response: each calls the method the response
+// would have without it (its prototype's, whichever prototype Express has set by then).
+function writeHead(this: ServerResponse, ...args: unknown[]): unknown {
+  return (Object.getPrototypeOf(this) as Proto).writeHead.apply(this, args);
+}
+function write(this: ServerResponse, ...args: unknown[]): unknown {
+  return (Object.getPrototypeOf(this) as Proto).write.apply(this, args);
+}
+function end(this: ServerResponse, ...args: unknown[]): unknown {
+  return (Object.getPrototypeOf(this) as Proto).end.apply(this, args);
+}
+function flushHeaders(this: ServerResponse, ...args: unknown[]): unknown {
+  return (Object.getPrototypeOf(this) as Proto).flushHeaders.apply(this, args);
+}
+
+/**
+ * Makes the app the request is in (`req.app`) give each request, at the start of its
+ * `handle` — before Express sets the request's and the response's prototypes
+ * (`Object.setPrototypeOf`, on every request) — the own properties the middleware sets later:
+ * the four methods the response guard replaces (as stand-ins that call the prototype's), the
+ * request-state link on the request and the response, and `req.session` (undefined). V8 does
+ * not share the map transitions of an object whose prototype was set: each property added
+ * afterwards copies the object's map, ~3 µs apiece (bench/property-adds.ts), seven per
+ * request. Added before, they cost nanoseconds, and the middleware only reassigns them, in
+ * the same order and with the same result as before (the guard wraps whatever the response's
+ * methods are when the middleware runs). Own properties, so sub-apps keep them; a request that
+ * never reaches the middleware keeps the stand-ins, which change nothing. Takes effect from
+ * the app's next request on; the app instance's `handle` is wrapped once, no prototype is
+ * touched.
+ */
+export function prepareExpressApp(req: IncomingMessage): void {
+  const app = (req as { app?: { handle?: unknown } }).app;
+  if ((typeof app !== "object" && typeof app !== "function") || app === null) return;
+  if (prepared.has(app)) return;
+  prepared.add(app);
+  const handle = app.handle;
+  if (typeof handle !== "function") return;
+  app.handle = function scsLinkedHandle(this: unknown, req, res, ...rest) {
+    if (requestStateOf(res) === undefined && requestStateOf(req) === undefined) {
+      const own = res as unknown as Proto;
+      own.writeHead = writeHead;
+      own.write = write;
+      own.end = end;
+      own.flushHeaders = flushHeaders;
+      linkRequestState([req, res]);
+      (req as { session?: unknown }).session = undefined;
+    }
+    return (handle as Handle).call(this, req, res, ...rest);
+  } satisfies Handle;
 }
 
 function fail<Data extends object>(

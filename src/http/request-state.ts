@@ -66,6 +66,19 @@ export function addSessionEntry(entry: SessionEntry, keys: readonly object[]): R
   return state;
 }
 
+/**
+ * Links a new, empty state to every object given (before any session is added), so that
+ * adding sessions later sets no new property on them: for adapters that can reach a request's
+ * objects before their framework changes their prototypes (Express), after which V8 makes
+ * every added property copy the object's map.
+ * @returns the state.
+ */
+export function linkRequestState(keys: readonly object[]): RequestState {
+  const state: RequestState = { entries: [], guard: undefined };
+  for (const key of keys) (key as Linked)[kState] = state;
+  return state;
+}
+
 /** What an adapter may add to a session entry (see {@link SessionEntry}). */
 export interface EntryOptions {
   fail?: (err: unknown) => void;
