@@ -2,7 +2,8 @@
  * RedisStore's deadline on client calls without a timer per call: calls that start within the
  * same twentieth of the deadline share one timer, which rejects those still waiting when it
  * fires (between 1 and 1.05 deadlines after they started). A group whose calls have all settled
- * clears its timer, so nothing holds the process once the calls are done.
+ * lets its timer go (unref'd while later calls of its slot may still join, cleared after), so
+ * nothing holds the process once the calls are done.
  * @module
  */
 import { StoreUnavailableError } from "../errors.ts";
@@ -113,10 +114,15 @@ export class Deadlines {
   /** A call of `group` settled (its caller already answered). */
   settled(group: Group): void {
     if (--group.open === 0) {
-      clearTimeout(group.timer);
-      group.timer = undefined;
       group.calls.length = 0;
-      if (this.#current === group) this.#current = undefined;
+      if (this.#current === group) {
+        // Still open to calls of its slot: keep the timer (a call after the next one reuses
+        // it) but let it no longer hold the process.
+        group.timer?.unref();
+      } else {
+        clearTimeout(group.timer);
+        group.timer = undefined;
+      }
     }
     if (--this.#inflight === 0 && this.#idle.length > 0) {
       const waiting = this.#idle;
@@ -130,6 +136,10 @@ export class Deadlines {
     const now = performance.now();
     let group = this.#current;
     if (group === undefined || now - group.opened >= this.#slot) {
+      if (group !== undefined && group.open === 0) {
+        clearTimeout(group.timer);
+        group.timer = undefined;
+      }
       const fresh: Group = { opened: now, open: 0, calls: [], timer: undefined };
       // Request-scoped and bounded by the deadline: it holds the process like the requests do.
       fresh.timer = setTimeout(() => {
@@ -139,6 +149,8 @@ export class Deadlines {
       }, this.deadline + this.#slot);
       this.#current = fresh;
       group = fresh;
+    } else if (group.open === 0) {
+      group.timer?.ref();
     }
     group.open++;
     return group;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { Redis as IoRedis } from "ioredis";
 import { createClient } from "redis";
 import { SessionConflictError } from "../../src/errors.ts";
@@ -244,6 +250,41 @@ describe("RedisStore options and the client", () => {
       await store[Symbol.asyncDispose]();
       assert.equal(await c.command(["PING"]), "PONG", `${kind}: client still open`);
       assert.equal(hex(await store.find("t")), hex(bytes("x")), `${kind}: store still works`);
+    }
+  });
+
+  it("its deadline timers never hold the process: a script exits once it quits its client", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scs-redis-exit-"));
+    const require = createRequire(import.meta.url);
+    const url = (path: string) => JSON.stringify(pathToFileURL(path).href);
+    const script = join(dir, "exit.mts");
+    writeFileSync(
+      script,
+      [
+        `import { Redis } from ${url(require.resolve("ioredis"))};`,
+        `import { RedisStore } from ${url(join(process.cwd(), "src/stores/redisstore.ts"))};`,
+        `const client = new Redis(${server.port}, "127.0.0.1");`,
+        "const store = new RedisStore(client, { deadline: 60_000 });",
+        'await store.commit("exit-test", new Uint8Array([1]), new Date(Date.now() + 60_000));',
+        'await store.find("exit-test");',
+        'await store.delete("exit-test");',
+        "await client.quit();",
+        "",
+      ].join("\n"),
+    );
+    try {
+      // A timer of the 60 s deadline left running would keep it alive far past the limit.
+      await new Promise<void>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ["--import", "tsx", script],
+          { cwd: process.cwd(), timeout: 20_000 },
+          (err, _stdout, stderr) =>
+            err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(),
+        );
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
