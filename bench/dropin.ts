@@ -3,7 +3,8 @@
  * the servers of bench/http.ts (bare Express 5 as the baseline) plus
  * http-servers/express-session-dropin.ts, in READ and WRITE modes, each server in its own
  * child process pinned to core 0 and autocannon pinned to core 1, as bench/http.ts runs them.
- * Not part of `npm run bench`; prints a markdown table.
+ * Not part of `npm run bench`, which has these rows (and the Fastify and Koa drop-ins) in its
+ * HTTP section; this is the quick look at Express alone. Prints a markdown table.
  *
  * Usage: npx tsx bench/dropin.ts [--quick]
  * @module

@@ -124,6 +124,8 @@ const LOAD_CORE = 1;
 const CONNECTIONS = 50;
 /** How often a block run on a noisy machine is repeated before it is kept (and marked). */
 const MAX_RETRIES = 3;
+/** Load time spent on repeated blocks, at most, in one bench run: past it noisy blocks are kept. */
+const RETRY_BUDGET_S = 180;
 /** The cookie the bare baselines receive, shaped like a session cookie, so every request is the same size. */
 const BARE_COOKIE = `session=${"A".repeat(43)}`;
 
@@ -274,12 +276,13 @@ export async function runHttpBench(opts: {
     opts.groups.some((g) => v.group.toLowerCase().startsWith(g.toLowerCase()));
   const rounds = opts.quick ? 3 : 5;
   const durationS = opts.quick ? 1 : 2;
-  const warmS = opts.quick ? 1 : 2;
+  const warmS = 1;
   if (!hasTaskset()) log("taskset not found: server and load generator are not pinned");
   const gen: Load = ensureWrk(log) ? new WrkLoad(LOAD_CORE) : new LoadGenerator(LOAD_CORE);
   log(`load generator: ${gen.tool}`);
   const cells: Cell[] = [];
   let retried = 0;
+  let retrySeconds = 0;
   let built: Map<string, string> | undefined;
   try {
     const pairs = MODES.flatMap((mode) =>
@@ -342,9 +345,14 @@ export async function runHttpBench(opts: {
         const seq = r % 2 === 0 ? others : [...others].reverse();
         let run = await runBlock(gen, base, seq, durationS);
         let tries = 0;
-        while (run.noise.some((n) => n.noisy) && tries < MAX_RETRIES) {
+        while (
+          run.noise.some((n) => n.noisy) &&
+          tries < MAX_RETRIES &&
+          retrySeconds < RETRY_BUDGET_S
+        ) {
           tries++;
           retried++;
+          retrySeconds += (1 + 2 * seq.length) * durationS;
           log(
             `round ${r + 1} ${base.mode} ${base.variant.group}: noisy machine (${describe(run.noise)}), run again (${tries}/${MAX_RETRIES})`,
           );
@@ -498,7 +506,7 @@ function report(
   parts.push(
     `For scale (quoted from issue 15, measured on this machine, not by this bench): Go's SCS costs **${fmt(GO_SCS.read, 2)}** (READ) / **${fmt(GO_SCS.write, 2)}** (WRITE) of Go's bare net/http.`,
     "",
-    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Servers: ${run.built ? "each bench/http-servers program bundled with esbuild as tsup builds the package (packages external, no `keepNames`), run by plain node" : "run through tsx (the esbuild build failed)"}, Node ${process.version}. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
+    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Servers: ${run.built ? "each bench/http-servers program bundled with esbuild as tsup builds the package (packages external, no `keepNames`), run by plain node" : "run through tsx (the esbuild build failed)"}, Node ${process.version}. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times, and ${RETRY_BUDGET_S} s of load in all); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
   );
   const markdown = parts.join("\n");
   return { markdown, svg: httpChart(markdown) ?? "", headline };
