@@ -23,7 +23,9 @@ export interface MemStoreOptions {
    * laptop and in production: 64 MiB, small next to Node's heap limit on a 64-bit machine, and
    * room for about 164,000 sessions of 45 bytes or 48,000 of 1 KB. Size it as sessions you
    * must keep × (data bytes + 43 + 320). The live heap holds about that; in a flood the
-   * process's RSS grew by up to 3 × maxBytes (the GC's headroom over evicted sessions).
+   * process's RSS grew by up to 5 × maxBytes before V8's first full collection (evicted
+   * sessions are old garbage, and V8 lets the old generation grow to a multiple of the live
+   * heap before collecting it).
    * @default 67_108_864 (64 MiB)
    */
   maxBytes?: number;
