@@ -26,6 +26,8 @@ export interface ModelBackend {
   }>;
   /** Tokens it cannot hold (and refuses with a TypeError): left out of the metacharacter test. */
   unstorable?: RegExp;
+  /** A deleted token stays deleted: a later commit of it changes nothing (RqliteStore's tombstones). */
+  deleteIsFinal?: boolean;
 }
 
 const table = () => `model_${randomBytes(4).toString("hex")}`;
