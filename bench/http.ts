@@ -151,7 +151,14 @@ export interface HttpBenchResult {
   markdown: string;
   svg: string;
   /** One line per scs-ts variant and peer: label, median ratio, target. */
-  headline: { label: string; ratio: number; target: number | undefined; of?: string }[];
+  headline: {
+    label: string;
+    ratio: number;
+    target: number | undefined;
+    of?: string;
+    /** For scs-ts rows: whether it is ahead of the framework's peer. */
+    note?: string;
+  }[];
 }
 
 const log = (msg: string): void => void process.stderr.write(`[http] ${msg}\n`);
@@ -492,11 +499,19 @@ function report(
         const c = get(v.id, mode);
         if (c === undefined) continue;
         const target = TARGETS[v.id]?.[mode];
+        const peerCell = peer === undefined ? undefined : get(peer.id, mode);
+        const ahead =
+          v.kind !== "ours" || peerCell === undefined
+            ? undefined
+            : median(c.ratio) > median(peerCell.ratio)
+              ? "ahead of peer ✓"
+              : "behind peer ✗";
         headline.push({
           label: `${group} ${mode.toUpperCase()}: ${v.label}`,
           ratio: median(target?.of === "ceiling" ? c.ofCeiling : c.ratio),
           target: target?.ratio,
           of: target?.of === "ceiling" ? "of Hono's ceiling" : "of bare",
+          note: ahead ?? (v.kind === "peer" ? "(peer)" : undefined),
         });
       }
     }

@@ -149,8 +149,8 @@ sections.push(
         `HTTP: ${h.label}`,
         `${fmt(h.ratio, 2)} ${h.of ?? "of bare"}`,
         h.target === undefined
-          ? "(peer)"
-          : `≥ ${fmt(h.target, 2)} ${h.ratio >= h.target ? "✓" : "✗"}`,
+          ? (h.note ?? "(peer)")
+          : `≥ ${fmt(h.target, 2)} ${h.ratio >= h.target ? "✓" : "✗"}${h.note === undefined ? "" : `; ${h.note}`}`,
       ]),
     };
   }),
