@@ -41,6 +41,19 @@ export function commitOf(): string {
   }
 }
 
+/** @returns wrk's version, or "not installed". */
+function wrkVersion(): string {
+  try {
+    // wrk -v prints its version and exits with status 1.
+    execFileSync("wrk", ["-v"], { stdio: "pipe" });
+  } catch (err) {
+    const out = String((err as { stdout?: Buffer }).stdout ?? "");
+    const m = /wrk (\S+)/.exec(out);
+    if (m !== null) return m[1]!;
+  }
+  return "not installed";
+}
+
 /** @returns one line: CPU model, cores, memory, OS. */
 export function machineLine(): string {
   const cpus = os.cpus();
@@ -50,10 +63,25 @@ export function machineLine(): string {
 
 /** @returns one line of versions: node and every peer the bench compares against. */
 export function versionsLine(): string {
-  const pkgs = ["express", "express-session", "memorystore", "lru-cache", "autocannon"];
+  const pkgs = [
+    "express",
+    "express-session",
+    "fastify",
+    "@fastify/session",
+    "@fastify/cookie",
+    "koa",
+    "koa-session",
+    "hono",
+    "@hono/node-server",
+    "hono-sessions",
+    "memorystore",
+    "lru-cache",
+    "autocannon",
+  ];
   return [
     `node ${process.version}`,
     ...pkgs.map((p) => `${p} ${versionOf(p)}`),
+    `wrk ${wrkVersion()}`,
     `scs-ts commit ${commitOf()}`,
   ].join(", ");
 }
