@@ -27,6 +27,9 @@ export interface AttachOptions {
   beforeSave?: () => void;
 }
 
+/** The default of {@link attachSession}'s options: one object, not one per request. */
+const NO_OPTIONS: AttachOptions = Object.freeze({});
+
 /**
  * Puts `session` on the request and guards its response: the one step every node:http-based
  * adapter shares.
@@ -38,7 +41,7 @@ export function attachSession<Data extends object>(
   req: IncomingMessage,
   res: ServerResponse,
   session: Session<Data>,
-  options: AttachOptions = {},
+  options: AttachOptions = NO_OPTIONS,
 ): RequestState {
   const keys = options.keys === undefined ? [req, res] : [req, res, ...options.keys];
   const state = bindSession(core, session, transport, keys, options);

@@ -86,6 +86,9 @@ export interface EntryOptions {
   beforeSave?: () => void;
 }
 
+/** The default of {@link bindSession}'s options: one object, not one per request. */
+const NO_OPTIONS: EntryOptions = Object.freeze({});
+
 /**
  * Puts one manager's session on a request, bound to every object given (see
  * {@link addSessionEntry}).
@@ -96,7 +99,7 @@ export function bindSession<Data extends object>(
   session: Session<Data>,
   transport: Transport,
   keys: readonly object[],
-  options: EntryOptions = {},
+  options: EntryOptions = NO_OPTIONS,
 ): RequestState {
   return addSessionEntry(
     {
