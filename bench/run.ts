@@ -36,6 +36,8 @@ const SECTIONS = [
   "rqlite",
   "fetch",
   "bridge",
+  "sql",
+  "redis",
 ] as const;
 type SectionId = (typeof SECTIONS)[number];
 
@@ -119,6 +121,8 @@ const CHARTS: Record<SectionId, (md: string) => string | undefined> = {
   rqlite: rqliteChart,
   fetch: () => undefined,
   bridge: () => undefined,
+  sql: () => undefined,
+  redis: () => undefined,
 };
 
 if (args.includes("--redraw")) {
@@ -301,6 +305,68 @@ sections.push(
         ...(overRedis?.rows ?? []).map((r) => [
           `Bridge over connect-redis: ${r[0]}`,
           `${(r[3] ?? "").replace(/\*\*/g, "")} of RedisStore (client CPU per op)`,
+          "(reported)",
+        ]),
+      ],
+    };
+  }),
+);
+
+/** Headline rows from a table whose "ratio (range)" cell is a bold median: `what: <label>`. */
+function ratioRows(md: string, header: string, label: (row: string[]) => string): string[][] {
+  const t = parseTables(md).find((x) => column(x, header) >= 0);
+  const at = t === undefined ? -1 : column(t, "ratio (range)");
+  return (t?.rows ?? [])
+    .filter((r) => Number.isFinite(cellNumber(r[at]))) // e.g. "driver not on this Node"
+    .map((r) => {
+      const v = cellNumber(r[at]);
+      return [label(r), `${fmt(v, 2)} of raw`, `≥ 0.90 ${v >= 0.9 ? "✓" : "✗"}`];
+    });
+}
+
+sections.push(
+  await section("sql", "SQL stores (SqliteStore, PostgresStore)", async () => {
+    const sqlBench = await load("./sql.ts", "runSqlBench");
+    if (sqlBench === undefined) return skipped("bench/sql.ts runSqlBench");
+    const md = (await sqlBench({ quick })).trim();
+    const sweep = parseTables(md).find((x) => column(x, "longest block (CPU time)") >= 0);
+    const cpu = sweep === undefined ? -1 : column(sweep, "longest block (CPU time)");
+    return {
+      markdown: md,
+      headline: [
+        ...ratioRows(
+          md,
+          "raw statement ops per CPU-second",
+          (r) => `SqliteStore ${r[1]} (${r[0]})`,
+        ),
+        ...ratioRows(md, "PostgresStore ops/s", (r) => `PostgresStore ${r[0]}`),
+        ...(sweep?.rows ?? []).map((r) => {
+          const v = cellNumber(r[cpu]);
+          return [
+            `SqliteStore sweep, ${r[0]} expired: longest event-loop block (main thread CPU)`,
+            `${fmt(v, 1)} ms`,
+            `≤ 10 ms ${v <= 10 ? "✓" : "✗"}`,
+          ];
+        }),
+      ],
+    };
+  }),
+);
+
+sections.push(
+  await section("redis", "RedisStore", async () => {
+    const redisBench = await load("./redis.ts", "runRedisBench");
+    if (redisBench === undefined) return skipped("bench/redis.ts runRedisBench");
+    const md = (await redisBench({ quick })).trim();
+    const http = parseTables(md).find((x) => column(x, "scs-ts + RedisStore req/s") >= 0);
+    const at = http === undefined ? -1 : column(http, "ratio (range)");
+    return {
+      markdown: md,
+      headline: [
+        ...ratioRows(md, "RedisStore ops/CPU-s", (r) => `RedisStore ${r[1]} (${r[0]})`),
+        ...(http?.rows ?? []).map((r) => [
+          `RedisStore ${r[0]} req/s ÷ express-session + connect-redis`,
+          (r[at] ?? "").replace(/\*\*/g, ""),
           "(reported)",
         ]),
       ],
