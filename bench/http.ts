@@ -125,7 +125,7 @@ const CONNECTIONS = 50;
 /** How often a block run on a noisy machine is repeated before it is kept (and marked). */
 const MAX_RETRIES = 3;
 /** Load time spent on repeated blocks, at most, in one bench run: past it noisy blocks are kept. */
-const RETRY_BUDGET_S = 180;
+const RETRY_BUDGET_S = 90;
 /** The cookie the bare baselines receive, shaped like a session cookie, so every request is the same size. */
 const BARE_COOKIE = `session=${"A".repeat(43)}`;
 
