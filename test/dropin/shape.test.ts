@@ -156,7 +156,13 @@ for (const variant of VARIANTS) {
     test("cookie shows maxAge, expires and originalMaxAge; setting maxAge moves the expiry", async () => {
       const browser = server.browser();
       const cookie = (await browser.send("/cookie")).json();
-      assert.equal(cookie.originalMaxAge, 60_000);
+      // express-session derives originalMaxAge from expires - now at creation, so a busy machine
+      // sees a few ms less; ours keeps the configured value.
+      if (variant === "ours") assert.equal(cookie.originalMaxAge, 60_000);
+      else
+        assert.ok(
+          (cookie.originalMaxAge as number) > 55_000 && (cookie.originalMaxAge as number) <= 60_000,
+        );
       assert.ok((cookie.maxAge as number) > 55_000 && (cookie.maxAge as number) <= 60_000);
       assert.ok(Math.abs(Date.parse(cookie.expires as string) - Date.now() - 60_000) < 5_000);
       assert.equal(cookie.httpOnly, true);
