@@ -11,6 +11,7 @@ import {
   chmodSync,
   chownSync,
   closeSync,
+  copyFileSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -84,6 +85,26 @@ export interface NodePlacement {
 
 const live = new Set<RqliteNode>();
 let hooksInstalled = false;
+
+/** A copy of rqlited that any user can run, for nodes started as another user; made once. */
+let sharedBinary: string | undefined;
+
+/**
+ * The rqlited binary for a node run as another user. The package's own copy may sit below a
+ * folder only we can enter (a checkout in a 0700 temp dir), so such nodes run a copy in a
+ * world-readable temp dir, removed when this process exits.
+ */
+function binaryForOtherUsers(): string {
+  if (sharedBinary !== undefined) return sharedBinary;
+  const dir = mkdtempSync(join(tmpdir(), "scs-rqlited-bin-"));
+  chmodSync(dir, 0o755);
+  const copy = join(dir, "rqlited");
+  copyFileSync(rqlitedPath, copy);
+  chmodSync(copy, 0o755);
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  sharedBinary = copy;
+  return copy;
+}
 
 function installExitHooks(): void {
   if (hooksInstalled) return;
@@ -226,7 +247,7 @@ export class RqliteNode {
       chownSync(this.dataDir, this.uid, this.uid);
     }
     const child = spawn(
-      rqlitedPath,
+      this.uid === undefined ? rqlitedPath : binaryForOtherUsers(),
       [
         "-node-id",
         this.id,
@@ -239,7 +260,8 @@ export class RqliteNode {
       ],
       {
         stdio: ["ignore", fd, fd],
-        ...(this.uid === undefined ? {} : { uid: this.uid, gid: this.uid }),
+        // Another user may not be able to enter our working directory.
+        ...(this.uid === undefined ? {} : { uid: this.uid, gid: this.uid, cwd: "/" }),
       },
     );
     closeSync(fd);
@@ -250,10 +272,19 @@ export class RqliteNode {
     live.add(this);
     installExitHooks();
     this.#exited = new Promise<void>((resolve) => {
-      child.once("exit", () => {
+      const ended = (): void => {
         if (this.#child === child) this.#child = undefined;
         live.delete(this);
         resolve();
+      };
+      child.once("exit", ended);
+      // A spawn that fails (EACCES, ENOENT) emits "error", maybe no "exit": the node is simply
+      // not running, and the readiness wait reports it with the log.
+      child.once("error", (err) => {
+        try {
+          writeFileSync(this.#logPath, `spawn failed: ${err.message}\n`, { flag: "a" });
+        } catch {}
+        ended();
       });
     });
   }
