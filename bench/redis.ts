@@ -28,7 +28,7 @@ import { ensureRedis, startRedis } from "../test/helpers/redis.ts";
 import { cookieFrom, LoadGenerator, probe } from "./lib/load.ts";
 import { machineLine } from "./lib/machine.ts";
 import { startServer } from "./lib/proc.ts";
-import { fmt, median } from "./lib/stats.ts";
+import { fmt, median, sideBySide } from "./lib/stats.ts";
 
 const here = fileURLToPath(import.meta.url);
 const require = createRequire(import.meta.url);
@@ -63,28 +63,6 @@ async function asyncRate(ms: number, op: (i: number) => Promise<unknown>): Promi
   );
   const used = process.cpuUsage(cpu);
   return n / ((used.user + used.system) / 1e6);
-}
-
-/** Alternates the two sides for `rounds` (warm-up first). @returns medians and per-round ratios. */
-async function sideBySide(
-  rounds: number,
-  measure: (which: "store" | "raw") => Promise<number>,
-): Promise<{ store: number; raw: number; ratio: number; ratios: number[] }> {
-  await measure("store");
-  await measure("raw");
-  const s: number[] = [];
-  const r: number[] = [];
-  const ratios: number[] = [];
-  for (let k = 0; k < rounds; k++) {
-    const first = k % 2 === 0 ? "store" : "raw";
-    const a = await measure(first);
-    const b = await measure(first === "store" ? "raw" : "store");
-    const [st, rw] = first === "store" ? [a, b] : [b, a];
-    s.push(st);
-    r.push(rw);
-    ratios.push(st / rw);
-  }
-  return { store: median(s), raw: median(r), ratio: median(ratios), ratios };
 }
 
 /** The raw calls RedisStore makes, for one client library. */

@@ -25,7 +25,7 @@ import { PostgresStore } from "../src/stores/postgresstore.ts";
 import { julianDay } from "../src/stores/sql-common.ts";
 import { SqliteStore } from "../src/stores/sqlitestore.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
-import { fmt, median } from "./lib/stats.ts";
+import { fmt, median, sideBySide } from "./lib/stats.ts";
 
 const here = fileURLToPath(import.meta.url);
 const HOUR = 3_600_000;
@@ -69,28 +69,6 @@ async function asyncRate(concurrency: number, ms: number, op: (i: number) => Pro
   const used = process.cpuUsage(cpu);
   lastCpuPerOp = (used.user + used.system) / n;
   return n / ((performance.now() - start) / 1000);
-}
-
-/** Alternates store and raw for `rounds`; the median of each and of the per-round ratio. */
-async function sideBySide(
-  rounds: number,
-  measure: (which: "store" | "raw") => number | Promise<number>,
-): Promise<{ store: number; raw: number; ratio: number; ratios: number[] }> {
-  await measure("store"); // warm-up: JIT, caches, connections
-  await measure("raw");
-  const s: number[] = [];
-  const r: number[] = [];
-  const ratios: number[] = [];
-  for (let k = 0; k < rounds; k++) {
-    const first = k % 2 === 0 ? "store" : "raw";
-    const a = await measure(first);
-    const b = await measure(first === "store" ? "raw" : "store");
-    const [st, rw] = first === "store" ? [a, b] : [b, a];
-    s.push(st);
-    r.push(rw);
-    ratios.push(st / rw);
-  }
-  return { store: median(s), raw: median(r), ratio: median(ratios), ratios };
 }
 
 // ------------------------------------------------------------------- (a) SQLite find/commit

@@ -38,3 +38,29 @@ export function fmt(n: number, digits = 0): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Alternates a store and the raw calls it makes for `rounds` (after one warm-up of each: JIT,
+ * caches, connections), flipping which goes first every round.
+ * @returns the median of each side, the median of the per-round ratio store/raw, and every ratio.
+ */
+export async function sideBySide(
+  rounds: number,
+  measure: (which: "store" | "raw") => number | Promise<number>,
+): Promise<{ store: number; raw: number; ratio: number; ratios: number[] }> {
+  await measure("store");
+  await measure("raw");
+  const s: number[] = [];
+  const r: number[] = [];
+  const ratios: number[] = [];
+  for (let k = 0; k < rounds; k++) {
+    const first = k % 2 === 0 ? "store" : "raw";
+    const a = await measure(first);
+    const b = await measure(first === "store" ? "raw" : "store");
+    const [st, rw] = first === "store" ? [a, b] : [b, a];
+    s.push(st);
+    r.push(rw);
+    ratios.push(st / rw);
+  }
+  return { store: median(s), raw: median(r), ratio: median(ratios), ratios };
+}
