@@ -9,6 +9,7 @@
  * Not part of `npm run bench`.
  *
  * Usage: npx tsx bench/profile.ts <variant> <read|write> [--seconds=5] [--prof] [--top=25]
+ *        [--by-module] [--per-request]   (µs per request, by module or by function)
  * @example npx tsx bench/profile.ts hono-scs write --prof
  * @module
  */
@@ -27,6 +28,11 @@ const flag = (name: string): string | undefined =>
 const seconds = Number(flag("seconds") ?? 5);
 const top = Number(flag("top") ?? 25);
 const prof = process.argv.includes("--prof");
+// --by-module: self time per request (µs) summed by module, for comparing two servers' profiles;
+// --per-request: the function rows in µs per request rather than % of the busy time.
+const byModule = process.argv.includes("--by-module");
+const perRequestRows = process.argv.includes("--per-request");
+let measuredRequests = 0;
 if (variant === undefined) {
   process.stderr.write("usage: npx tsx bench/profile.ts <variant> <read|write> [--prof]\n");
   process.exit(2);
@@ -77,6 +83,7 @@ try {
   const res = await load.run({ ...opts, durationS: seconds });
   window.to = Number(process.hrtime.bigint() / 1000n);
   const ticks = cpuTicks(child.pid!) - before;
+  measuredRequests = res.requests;
   const usPerRequest = (ticks * 10_000) / res.requests;
   process.stdout.write(
     `${variant} ${mode}: ${fmt(res.rps)} req/s, server CPU ${fmt(usPerRequest, 2)} µs/request (${fmt(ticks / 100 / seconds, 2)} cores)\n`,
@@ -156,8 +163,31 @@ function summarise(p: Profile): void {
   process.stdout.write(
     `profile: ${fmt(total / 1000)} ms busy (${fmt(idle / 1000)} ms idle/program); with scs-ts code (src/) on the stack: ${fmt((inSrc / total) * 100, 1)} %\n`,
   );
+  if (byModule) {
+    const modules = new Map<string, number>();
+    for (const [key, us] of self) {
+      const place = key.slice(key.lastIndexOf(" ") + 1).replace(/:\d+$/, "");
+      // Native frames (no file) are listed by name: writev, the garbage collector, RegExps.
+      const module = place === "" ? `(native) ${key.slice(0, key.lastIndexOf(" "))}` : place;
+      modules.set(module, (modules.get(module) ?? 0) + us);
+    }
+    const perRequest = (us: number) => us / Math.max(1, measuredRequests);
+    process.stdout.write(
+      `self time by module, µs per request (${fmt(perRequest(total), 2)} in all):\n`,
+    );
+    for (const [module, us] of [...modules.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      process.stdout.write(`${fmt(perRequest(us), 2).padStart(7)}  ${module}\n`);
+    }
+    return;
+  }
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   for (const [key, us] of rows) {
+    if (perRequestRows) {
+      process.stdout.write(
+        `${fmt(us / Math.max(1, measuredRequests), 3).padStart(7)} µs  ${key}\n`,
+      );
+      continue;
+    }
     process.stdout.write(`${fmt((us / total) * 100, 1).padStart(5)} %  ${key}\n`);
   }
 }

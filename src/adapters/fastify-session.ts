@@ -183,6 +183,10 @@ class FastifySessionObject {
   set(key: string, value: unknown): void {
     const data = this as unknown as Record<string, unknown>;
     if (value === undefined) delete data[key];
+    // A new key, or one of the data's own (writable) properties, is a plain assignment: the same
+    // own property as defineProperty makes, at a fraction of the cost. A key the object answers
+    // from its class (a method, a getter) is defined, so it is shadowed, not called.
+    else if (Object.hasOwn(this, key) || !(key in this)) data[key] = value;
     else
       Object.defineProperty(this, key, {
         value,
