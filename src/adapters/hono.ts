@@ -29,6 +29,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { addSessionHeaders, hasToken } from "../fetch/headers.ts";
 import { requestToken, saveForResponse } from "../fetch/request.ts";
 import { coreOf, type SessionHeader } from "../http/core.ts";
+import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
+import { attachSession } from "../http/handler.ts";
 import { REPRESENTATION_HEADERS } from "../http/headers.ts";
 import { bindSession } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
@@ -55,6 +57,22 @@ const ALREADY_SENT = "x-hono-already-sent";
 interface NodeBindings {
   incoming?: IncomingMessage;
   outgoing?: ServerResponse;
+}
+
+/**
+ * Whether `c.env.outgoing` is node's HTTP/1 response (the guard's methods are all there), not
+ * an HTTP/2 compatibility response or something else a runtime put in `c.env`.
+ */
+function isNodeResponse(value: unknown): value is ServerResponse {
+  if (typeof value !== "object" || value === null) return false;
+  const res = value as Partial<Record<keyof ServerResponse, unknown>>;
+  return (
+    typeof res.writeHead === "function" &&
+    typeof res.flushHeaders === "function" &&
+    typeof res.setHeader === "function" &&
+    typeof res.getHeaderNames === "function" &&
+    typeof res.assignSocket === "function"
+  );
 }
 
 /**
@@ -100,6 +118,42 @@ export function honoSession<Data extends object>(
     return new Response(null, { headers: { [ALREADY_SENT]: "true" } });
   };
 
+  /**
+   * On @hono/node-server: the session's headers go on node's response, as `sessions.handler`
+   * sets them (its guard merges them into the head node-server writes: a Vary or Set-Cookie
+   * of the route's is kept beside ours), and the commit still runs here, after the handlers,
+   * so a store failure is thrown into Hono's error path. Hono's response is left as the route
+   * built it, which keeps node-server on its fast path (a header added to it after `next()`
+   * takes it off, and even one prepared before costs a Headers object per request).
+   */
+  const nodeRoute = async (
+    c: Context,
+    session: Session<Data>,
+    incoming: IncomingMessage,
+    outgoing: ServerResponse,
+    next: () => Promise<void>,
+  ): Promise<Response | undefined> => {
+    const state = attachSession(core, transport, incoming, outgoing, session, {
+      abandonWhen: isFailedStatus,
+      keys: [c, c.req.raw],
+    });
+    await next();
+    if (c.error !== undefined) {
+      abandonSessions(state); // a failed handler commits nothing; the head still gets Vary
+      return undefined;
+    }
+    try {
+      const saved = saveBeforeOutput(state, c.res.status);
+      if (saved !== undefined) await saved;
+    } catch (err) {
+      // The route's body will not be sent; Hono copies these headers onto the error response.
+      for (const name of REPRESENTATION_HEADERS)
+        if (name !== "content-type") c.header(name, undefined);
+      c.res = fail(c, err);
+    }
+    return undefined;
+  };
+
   return async function scsHonoSession(c, next) {
     let session: Session<Data>;
     try {
@@ -115,6 +169,10 @@ export function honoSession<Data extends object>(
       return fail(c, err);
     }
     c.set("session", session);
+    const env = c.env as NodeBindings | undefined;
+    if (env !== undefined && isNodeResponse(env.outgoing) && env.incoming !== undefined) {
+      return nodeRoute(c, session, env.incoming, env.outgoing, next);
+    }
     bindSession(core, session, transport, [c, c.req.raw]);
     // Before next(): a response built by c.text/c.json/... takes it from Hono's prepared headers.
     c.header("Vary", transport.vary, { append: true });
