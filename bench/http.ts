@@ -14,6 +14,7 @@
  * Usage: npx tsx bench/http.ts [--quick] [--groups=node,express,fastify,koa,hono]
  * @module
  */
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { httpChart } from "./lib/charts.ts";
 import { cookieFrom, LoadGenerator, type LoadResult, type Probe, probe } from "./lib/load.ts";
@@ -32,8 +33,12 @@ interface Variant {
   id: string;
   label: string;
   group: Group;
-  /** base: the bare framework; ceiling: bare plus the least a WRITE must add (Hono). */
-  kind: "base" | "ours" | "peer" | "ceiling";
+  /**
+   * base: the bare framework; ceiling: bare plus the least a session response must add (its
+   * headers; on Hono one header after `next()`); reference: bare plus something else every
+   * session layer pays (Hono: one middleware), for reading the figures, no goal.
+   */
+  kind: "base" | "ours" | "peer" | "ceiling" | "reference";
   /** The modes it runs in. @default both */
   modes?: readonly Mode[];
 }
@@ -76,6 +81,12 @@ const VARIANTS: Variant[] = [
     kind: "peer",
   },
   { id: "koa-bare", label: "bare Koa", group: "Koa 3", kind: "base" },
+  {
+    id: "koa-ceiling",
+    label: "bare Koa + the session headers alone (ceiling)",
+    group: "Koa 3",
+    kind: "ceiling",
+  },
   { id: "koa-scs", label: "scs-ts/koa + MemStore", group: "Koa 3", kind: "ours" },
   {
     id: "koa-session-dropin",
@@ -96,6 +107,12 @@ const VARIANTS: Variant[] = [
     group: "Hono 4",
     kind: "ceiling",
     modes: ["write"],
+  },
+  {
+    id: "hono-middleware",
+    label: "bare Hono + one middleware that awaits next() (reference)",
+    group: "Hono 4",
+    kind: "reference",
   },
   { id: "hono-scs", label: "scs-ts/hono + MemStore", group: "Hono 4", kind: "ours" },
   {
@@ -140,6 +157,12 @@ interface Cell {
   ratio: number[];
   /** Per round (Hono ceiling goal): req/s ÷ the ceiling's req/s of the same round. */
   ofCeiling: number[];
+  /**
+   * Per round: the bare framework's server CPU time per request (mean of the runs around it) ÷
+   * this variant's. What the layer costs a server-bound deployment; steadier than req/s on a
+   * shared machine, since time the server waits for a core is not counted.
+   */
+  cpuRatio: number[];
   p99: number[];
   problems: number;
   /** Rounds kept although the machine stayed noisy. */
@@ -184,7 +207,8 @@ async function probeRetrying(
 async function prepare(cell: Cell): Promise<void> {
   const { variant, mode, server } = cell;
   const name = `${variant.id} ${mode}`;
-  const bare = variant.kind === "base" || variant.kind === "ceiling";
+  const bare =
+    variant.kind === "base" || variant.kind === "ceiling" || variant.kind === "reference";
   if (bare) {
     cell.headers = { cookie: BARE_COOKIE };
   } else {
@@ -224,8 +248,26 @@ function blocksOf(cells: Cell[]): { base: Cell; others: Cell[] }[] {
 
 /** One run of a block: per variant its result and the baselines around it. */
 interface BlockRun {
-  results: { cell: Cell; res: LoadResult; before: LoadResult; after: LoadResult }[];
+  results: {
+    cell: Cell;
+    res: LoadResult;
+    before: LoadResult;
+    after: LoadResult;
+    /** Server CPU µs per request of res, before and after. */
+    cpu: { res: number; before: number; after: number };
+  }[];
   noise: Noise[];
+}
+
+/** A server's user + system CPU time so far, in clock ticks (0 where /proc is missing). */
+function serverTicks(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -236,9 +278,10 @@ async function measure(
   gen: Load,
   cell: Cell,
   seconds: number,
-): Promise<{ res: LoadResult; noise: Noise }> {
+): Promise<{ res: LoadResult; noise: Noise; cpuUs: number }> {
   const pids = [cell.server.pid, ...gen.pids];
   const a = sampleCpu(pids);
+  const ticks = serverTicks(cell.server.pid);
   const res = await gen.run({
     url: `http://127.0.0.1:${cell.server.port}/`,
     connections: CONNECTIONS,
@@ -246,7 +289,9 @@ async function measure(
     headers: cell.headers,
   });
   const noise = noiseBetween(a, sampleCpu(pids));
-  return { res, noise };
+  // Clock ticks are 10 ms: a 2 s run at one core is 200 of them, 0.5 % resolution.
+  const cpuUs = ((serverTicks(cell.server.pid) - ticks) * 10_000) / Math.max(1, res.requests);
+  return { res, noise, cpuUs };
 }
 
 async function runBlock(gen: Load, base: Cell, seq: Cell[], seconds: number): Promise<BlockRun> {
@@ -257,7 +302,13 @@ async function runBlock(gen: Load, base: Cell, seq: Cell[], seconds: number): Pr
     const m = await measure(gen, cell, seconds);
     const after = await measure(gen, base, seconds);
     run.noise.push(m.noise, after.noise);
-    run.results.push({ cell, res: m.res, before: first.res, after: after.res });
+    run.results.push({
+      cell,
+      res: m.res,
+      before: first.res,
+      after: after.res,
+      cpu: { res: m.cpuUs, before: first.cpuUs, after: after.cpuUs },
+    });
     first = after;
   }
   return run;
@@ -332,6 +383,7 @@ export async function runHttpBench(opts: {
             rps: [],
             ratio: [],
             ofCeiling: [],
+            cpuRatio: [],
             p99: [],
             problems: 0,
             noisyRounds: 0,
@@ -371,10 +423,11 @@ export async function runHttpBench(opts: {
         if (run.results[0] !== undefined) bareRuns.unshift(run.results[0].before);
         for (const b of bareRuns) keep(base, b);
         if (noisy) base.noisyRounds++;
-        for (const { cell, res, before, after } of run.results) {
+        for (const { cell, res, before, after, cpu } of run.results) {
           keep(cell, res);
           if (noisy) cell.noisyRounds++;
           cell.ratio.push(res.rps / ((before.rps + after.rps) / 2));
+          if (cpu.res > 0) cell.cpuRatio.push((cpu.before + cpu.after) / 2 / cpu.res);
           if (ceiling !== undefined) cell.ofCeiling.push(res.rps / ceiling.res.rps);
           log(
             `round ${r + 1}/${rounds} ${cell.mode} ${cell.variant.id}: ${fmt(res.rps)} req/s, ${base.variant.id} ${fmt(before.rps)} / ${fmt(after.rps)} → ${fmt(cell.ratio.at(-1)!, 2)}${noisy ? " (noisy)" : ""}`,
@@ -446,7 +499,7 @@ function report(
       for (const mode of MODES) {
         const c = get(v.id, mode);
         if (c === undefined) {
-          row.push("–", "–", "", "–");
+          row.push("–", "–", "–", "", "–");
           continue;
         }
         const [lo, hi] = range(c.ratio);
@@ -469,6 +522,11 @@ function report(
         row.push(
           fmt(median(c.rps)),
           v.kind === "base" ? "1.00" : `**${fmt(ratio, 2)}** (${fmt(lo, 2)}–${fmt(hi, 2)})`,
+          v.kind === "base" || c.cpuRatio.length === 0
+            ? v.kind === "base"
+              ? "1.00"
+              : "–"
+            : `${fmt(median(c.cpuRatio), 2)} (${fmt(range(c.cpuRatio)[0], 2)}–${fmt(range(c.cpuRatio)[1], 2)})`,
           notes.join("; "),
           fmt(median(c.p99), 1),
         );
@@ -483,10 +541,12 @@ function report(
           "variant",
           "READ req/s",
           "READ ratio (min–max)",
+          "READ CPU ratio",
           "READ goal",
           "READ p99 ms",
           "WRITE req/s",
           "WRITE ratio (min–max)",
+          "WRITE CPU ratio",
           "WRITE goal",
           "WRITE p99 ms",
         ],
@@ -521,7 +581,7 @@ function report(
   parts.push(
     `For scale (quoted from issue 15, measured on this machine, not by this bench): Go's SCS costs **${fmt(GO_SCS.read, 2)}** (READ) / **${fmt(GO_SCS.write, 2)}** (WRITE) of Go's bare net/http.`,
     "",
-    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Servers: ${run.built ? "each bench/http-servers program bundled with esbuild as tsup builds the package (packages external, no `keepNames`), run by plain node" : "run through tsx (the esbuild build failed)"}, Node ${process.version}. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times, and ${RETRY_BUDGET_S} s of load in all); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
+    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). CPU ratio = the bare runs' server CPU time per request (user + system, /proc) ÷ the variant's, same pairing: what the layer costs a server that is CPU-bound, and steadier than req/s when the host takes CPU from this VM (time a server waits for a core is not counted); the goals are judged on the req/s ratio, as issue 15 defines them. Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Servers: ${run.built ? "each bench/http-servers program bundled with esbuild as tsup builds the package (packages external, no `keepNames`), run by plain node" : "run through tsx (the esbuild build failed)"}, Node ${process.version}. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times, and ${RETRY_BUDGET_S} s of load in all); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
   );
   const markdown = parts.join("\n");
   return { markdown, svg: httpChart(markdown) ?? "", headline };

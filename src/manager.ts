@@ -87,7 +87,8 @@ export class SessionManager<Data extends object = SessionData> {
       },
     };
     this.#core = {
-      load: (token) => this.#load(token),
+      // readToken's tokens are well-formed already: the check is not run twice per request.
+      load: (token) => (token === undefined ? this.#fresh() : this.#loadWellFormed(token)),
       save: (session, transport) => this.#save(session, transport),
       saveLate: (session) => this.#saveLate(session),
       readToken: (headers, transport) => this.#readToken(headers, transport),
@@ -117,6 +118,10 @@ export class SessionManager<Data extends object = SessionData> {
   /** `load`, answering synchronously when the store does. */
   #load(token: string | undefined): Awaitable<Session<Data>> {
     if (token === undefined || !isWellFormedToken(token)) return this.#fresh();
+    return this.#loadWellFormed(token);
+  }
+
+  #loadWellFormed(token: string): Awaitable<Session<Data>> {
     const storeKey = this.#options.hashTokenInStore ? hashToken(token) : token;
     const found = this.store.find(storeKey);
     if (isPromiseLike(found)) return found.then((data) => this.#fromData(token, storeKey, data));

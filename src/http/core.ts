@@ -19,7 +19,10 @@ export interface SessionHeader {
 
 /** @internal The request cycle of one manager, for the HTTP layer. */
 export interface SessionCore<Data extends object = object> {
-  /** `load`, without a microtask hop when the store answers synchronously. */
+  /**
+   * `load`, without a microtask hop when the store answers synchronously. `token` is what
+   * {@link SessionCore.readToken} returned (well-formed, or undefined): it is not checked again.
+   */
   load(token: string | undefined): Awaitable<Session<Data>>;
   /**
    * Waits for the session's pending store work, commits it when modified, and says which header
