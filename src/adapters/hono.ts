@@ -60,11 +60,23 @@ interface NodeBindings {
 }
 
 /**
- * Whether `c.env.outgoing` is node's HTTP/1 response (the guard's methods are all there), not
+ * Whether this is Node itself: the response guard is built on Node's ServerResponse, and Bun's
+ * and Deno's node:http are other implementations (there the Fetch path is used, as without
+ * node-server).
+ */
+const ON_NODE =
+  typeof process === "object" &&
+  process !== null &&
+  typeof process.versions?.node === "string" &&
+  process.versions.bun === undefined &&
+  !("Deno" in globalThis);
+
+/**
+ * Whether `c.env.outgoing` is Node's HTTP/1 response (the guard's methods are all there), not
  * an HTTP/2 compatibility response or something else a runtime put in `c.env`.
  */
 function isNodeResponse(value: unknown): value is ServerResponse {
-  if (typeof value !== "object" || value === null) return false;
+  if (!ON_NODE || typeof value !== "object" || value === null) return false;
   const res = value as Partial<Record<keyof ServerResponse, unknown>>;
   return (
     typeof res.writeHead === "function" &&
