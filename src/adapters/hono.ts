@@ -32,11 +32,11 @@ import { coreOf, type SessionHeader } from "../http/core.ts";
 import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
 import { attachSession } from "../http/handler.ts";
 import { REPRESENTATION_HEADERS } from "../http/headers.ts";
-import { bindSession } from "../http/request-state.ts";
+import { bindSession, type RequestState } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
-import { isPromiseLike } from "../store.ts";
+import { type Awaitable, isPromiseLike } from "../store.ts";
 import { isFailedStatus } from "./common.ts";
 
 /** Options of `honoSession(sessions, options)`. */
@@ -138,7 +138,7 @@ export function honoSession<Data extends object>(
    * built it, which keeps node-server on its fast path (a header added to it after `next()`
    * takes it off, and even one prepared before costs a Headers object per request).
    */
-  const nodeRoute = async (
+  const nodeRoute = (
     c: Context,
     session: Session<Data>,
     incoming: IncomingMessage,
@@ -149,42 +149,47 @@ export function honoSession<Data extends object>(
       abandonWhen: isFailedStatus,
       keys: [c, c.req.raw],
     });
-    await next();
+    return next().then(() => saveAfterHandlers(c, state));
+  };
+
+  // After the handlers on node-server: commit now, so a store failure goes to Hono's error path.
+  const saveAfterHandlers = (
+    c: Context,
+    state: RequestState,
+  ): Promise<Response | undefined> | undefined => {
     if (c.error !== undefined) {
       abandonSessions(state); // a failed handler commits nothing; the head still gets Vary
       return undefined;
     }
+    let saved: Promise<void> | undefined;
     try {
-      const saved = saveBeforeOutput(state, c.res.status);
-      if (saved !== undefined) await saved;
+      saved = saveBeforeOutput(state, c.res.status);
     } catch (err) {
-      // The route's body will not be sent; Hono copies these headers onto the error response.
-      for (const name of REPRESENTATION_HEADERS)
-        if (name !== "content-type") c.header(name, undefined);
-      c.res = fail(c, err);
+      failCommit(c, err);
+      return undefined;
     }
-    return undefined;
+    return saved?.then(
+      () => undefined,
+      (err: unknown) => {
+        failCommit(c, err);
+        return undefined;
+      },
+    );
   };
 
-  return async function scsHonoSession(c, next) {
-    let session: Session<Data>;
-    try {
-      // node-server's IncomingMessage has the headers parsed already: no Headers object built.
-      const incoming = (c.env as NodeBindings | undefined)?.incoming;
-      const token =
-        incoming?.headers === undefined
-          ? requestToken(core, c.req.raw.headers, transport)
-          : core.readToken(incoming.headers, transport);
-      const loaded = core.load(token);
-      session = isPromiseLike(loaded) ? await loaded : loaded;
-    } catch (err) {
-      return fail(c, err);
-    }
-    c.set("session", session);
-    const env = c.env as NodeBindings | undefined;
-    if (env !== undefined && isNodeResponse(env.outgoing) && env.incoming !== undefined) {
-      return nodeRoute(c, session, env.incoming, env.outgoing, next);
-    }
+  const failCommit = (c: Context, err: unknown): void => {
+    // The route's body will not be sent; Hono copies these headers onto the error response.
+    for (const name of REPRESENTATION_HEADERS)
+      if (name !== "content-type") c.header(name, undefined);
+    c.res = fail(c, err);
+  };
+
+  /** Elsewhere (Bun, Deno, Workers, `app.request()`): the headers go on Hono's response. */
+  const fetchRoute = async (
+    c: Context,
+    session: Session<Data>,
+    next: () => Promise<void>,
+  ): Promise<Response | undefined> => {
     bindSession(core, session, transport, [c, c.req.raw]);
     // Before next(): a response built by c.text/c.json/... takes it from Hono's prepared headers.
     c.header("Vary", transport.vary, { append: true });
@@ -192,21 +197,58 @@ export function honoSession<Data extends object>(
     if (c.error !== undefined || isFailedStatus(c.res.status)) {
       if (!hasToken(c.res.headers.get("Vary"), transport.vary))
         setResponseHeaders(c, transport, undefined);
-      return;
+      return undefined;
     }
     let header: SessionHeader | undefined;
     try {
       const saved = saveForResponse(core, session, transport);
       header = isPromiseLike(saved) ? await saved : saved;
     } catch (err) {
-      // The route's body will not be sent; Hono copies these headers onto the error response.
-      for (const name of REPRESENTATION_HEADERS)
-        if (name !== "content-type") c.header(name, undefined);
-      c.res = fail(c, err);
-      return;
+      failCommit(c, err);
+      return undefined;
     }
     // READ: a response built by Hono has Vary already and is left as it is.
-    if (header === undefined && hasToken(c.res.headers.get("Vary"), transport.vary)) return;
+    if (header === undefined && hasToken(c.res.headers.get("Vary"), transport.vary)) {
+      return undefined;
+    }
     setResponseHeaders(c, transport, header);
+    return undefined;
+  };
+
+  const withSession = (
+    c: Context,
+    session: Session<Data>,
+    next: () => Promise<void>,
+  ): Promise<Response | undefined> => {
+    c.set("session", session);
+    const env = c.env as NodeBindings | undefined;
+    if (env !== undefined && isNodeResponse(env.outgoing) && env.incoming !== undefined) {
+      return nodeRoute(c, session, env.incoming, env.outgoing, next);
+    }
+    return fetchRoute(c, session, next);
+  };
+
+  // Not an async function: with a store that answers at once (MemStore) no extra promise is
+  // made before the handlers run. A throw here is Hono's error path, as a rejection would be.
+  return function scsHonoSession(c, next) {
+    let loaded: Awaitable<Session<Data>>;
+    try {
+      // node-server's IncomingMessage has the headers parsed already: no Headers object built.
+      const incoming = (c.env as NodeBindings | undefined)?.incoming;
+      const token =
+        incoming?.headers === undefined
+          ? requestToken(core, c.req.raw.headers, transport)
+          : core.readToken(incoming.headers, transport);
+      loaded = core.load(token);
+    } catch (err) {
+      return Promise.resolve(fail(c, err));
+    }
+    if (isPromiseLike(loaded)) {
+      return loaded.then(
+        (session) => withSession(c, session, next),
+        (err: unknown) => fail(c, err),
+      );
+    }
+    return withSession(c, loaded, next);
   };
 }
