@@ -29,10 +29,11 @@ import { coreOf } from "../http/core.ts";
 import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
 import { attachSession } from "../http/handler.ts";
 import { dropRepresentationHeaders } from "../http/headers.ts";
+import type { RequestState } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
-import { isPromiseLike } from "../store.ts";
+import { type Awaitable, isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";
 
 /**
@@ -77,15 +78,11 @@ export function koaSession<Data extends object>(
     core.handleError(err, ctx.req, ctx.res);
   };
 
-  return async function scsKoaSession(ctx, next): Promise<void> {
-    let session: Session<Data>;
-    try {
-      const loaded = core.load(core.readToken(ctx.req.headers, transport));
-      session = isPromiseLike(loaded) ? await loaded : loaded;
-    } catch (err) {
-      fail(ctx, err);
-      return;
-    }
+  const withSession = (
+    ctx: ParameterizedContext,
+    session: Session<Data>,
+    next: () => Promise<unknown>,
+  ): Promise<void> => {
     (ctx as { session: unknown }).session = session;
     // The raw response is guarded too: with `ctx.respond = false` and writes to ctx.res the
     // session is still committed before the first byte; a failure there goes to Koa's onerror.
@@ -95,18 +92,50 @@ export function koaSession<Data extends object>(
       abandonWhen: isFailedStatus,
       keys: [ctx],
     });
+    return next().then(
+      () => saveAfterDownstream(ctx, state),
+      (err: unknown) => {
+        abandonSessions(state); // a throw from downstream commits nothing
+        throw err;
+      },
+    );
+  };
+
+  // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
+  const saveAfterDownstream = (
+    ctx: ParameterizedContext,
+    state: RequestState,
+  ): Promise<void> | undefined => {
+    let saved: Promise<void> | undefined;
     try {
-      await next();
-    } catch (err) {
-      abandonSessions(state); // a throw from downstream commits nothing
-      throw err;
-    }
-    // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
-    try {
-      const saved = saveBeforeOutput(state, ctx.status);
-      if (saved !== undefined) await saved;
+      saved = saveBeforeOutput(state, ctx.status);
     } catch (err) {
       fail(ctx, err);
+      return undefined;
+    }
+    return saved?.then(undefined, (err: unknown) => fail(ctx, err));
+  };
+
+  // Not an async function: with a store that answers at once (MemStore) no promise is made
+  // before the downstream middleware run. Whatever fails is a rejection, as Koa expects.
+  return function scsKoaSession(ctx, next): Promise<void> {
+    try {
+      let loaded: Awaitable<Session<Data>>;
+      try {
+        loaded = core.load(core.readToken(ctx.req.headers, transport));
+      } catch (err) {
+        fail(ctx, err);
+        return Promise.resolve();
+      }
+      if (isPromiseLike(loaded)) {
+        return loaded.then(
+          (session) => withSession(ctx, session, next),
+          (err: unknown) => fail(ctx, err),
+        );
+      }
+      return withSession(ctx, loaded, next);
+    } catch (err) {
+      return Promise.reject(err);
     }
   };
 }
