@@ -29,8 +29,9 @@ import { coreOf } from "../http/core.ts";
 import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
 import { attachSession } from "../http/handler.ts";
 import { dropRepresentationHeaders } from "../http/headers.ts";
+import type { RequestState } from "../http/request-state.ts";
 import type { Session, SessionData } from "../session.ts";
-import { isPromiseLike } from "../store.ts";
+import { type Awaitable, isPromiseLike } from "../store.ts";
 import { isFailedStatus, type RegisteredData } from "./common.ts";
 import { type DropInBaseOptions, type PeerOptionTable, resolveDropIn } from "./dropin-options.ts";
 import { type Callback, callbackOrPromise, DropInState } from "./dropin-state.ts";
@@ -304,15 +305,11 @@ function session<Data extends object = SessionData>(
     core.handleError(err, ctx.req, ctx.res);
   };
 
-  return async function scsKoaSessionDropIn(ctx, next): Promise<void> {
-    let loaded: Session<Data>;
-    try {
-      const found = core.load(core.readToken(ctx.req.headers, transport));
-      loaded = isPromiseLike(found) ? await found : found;
-    } catch (err) {
-      fail(ctx, err);
-      return;
-    }
+  const withSession = (
+    ctx: ParameterizedContext,
+    loaded: Session<Data>,
+    next: () => Promise<unknown>,
+  ): Promise<void> => {
     const state = new DropInState(sessions, loaded) as unknown as DropInState;
     state.fill(new KoaSessionObject(state));
     (ctx as DropInContext)[kDropIn] = state;
@@ -329,18 +326,50 @@ function session<Data extends object = SessionData>(
       keys: [ctx],
       beforeSave: () => state.sync(),
     });
+    return next().then(
+      () => saveAfterDownstream(ctx, requestState),
+      (err: unknown) => {
+        abandonSessions(requestState); // a throw from downstream commits nothing
+        throw err;
+      },
+    );
+  };
+
+  // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
+  const saveAfterDownstream = (
+    ctx: ParameterizedContext,
+    requestState: RequestState,
+  ): Promise<void> | undefined => {
+    let saved: Promise<void> | undefined;
     try {
-      await next();
-    } catch (err) {
-      abandonSessions(requestState); // a throw from downstream commits nothing
-      throw err;
-    }
-    // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
-    try {
-      const saved = saveBeforeOutput(requestState, ctx.status);
-      if (saved !== undefined) await saved;
+      saved = saveBeforeOutput(requestState, ctx.status);
     } catch (err) {
       fail(ctx, err);
+      return undefined;
+    }
+    return saved?.then(undefined, (err: unknown) => fail(ctx, err));
+  };
+
+  // Not an async function: with a store that answers at once (MemStore) no promise is made
+  // before the downstream middleware run. Whatever fails is a rejection, as Koa expects.
+  return function scsKoaSessionDropIn(ctx, next): Promise<void> {
+    try {
+      let found: Awaitable<Session<Data>>;
+      try {
+        found = core.load(core.readToken(ctx.req.headers, transport));
+      } catch (err) {
+        fail(ctx, err);
+        return Promise.resolve();
+      }
+      if (isPromiseLike(found)) {
+        return found.then(
+          (loaded) => withSession(ctx, loaded, next),
+          (err: unknown) => fail(ctx, err),
+        );
+      }
+      return withSession(ctx, found, next);
+    } catch (err) {
+      return Promise.reject(err);
     }
   };
 }
