@@ -24,17 +24,13 @@
  * @module
  */
 import { inspect } from "node:util";
-import type { Middleware, ParameterizedContext } from "koa";
+import type { Middleware } from "koa";
 import { coreOf } from "../http/core.ts";
-import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
-import { attachSession } from "../http/handler.ts";
-import { dropRepresentationHeaders } from "../http/headers.ts";
-import type { RequestState } from "../http/request-state.ts";
-import type { Session, SessionData } from "../session.ts";
-import { type Awaitable, isPromiseLike } from "../store.ts";
-import { isFailedStatus, type RegisteredData } from "./common.ts";
+import type { SessionData } from "../session.ts";
+import type { RegisteredData } from "./common.ts";
 import { type DropInBaseOptions, type PeerOptionTable, resolveDropIn } from "./dropin-options.ts";
 import { type Callback, callbackOrPromise, DropInState } from "./dropin-state.ts";
+import { koaSessionChain } from "./koa-chain.ts";
 
 /**
  * The type of `ctx.session`'s data. Empty (untyped values) until you declare your keys:
@@ -297,19 +293,7 @@ function session<Data extends object = SessionData>(
   );
   const core = coreOf<Data>(sessions);
 
-  // Koa's error path is a throw; onError answers on the raw response and Koa stays out of it.
-  const fail = (ctx: ParameterizedContext, err: unknown): void => {
-    dropRepresentationHeaders(ctx.res);
-    if (!core.hasErrorHandler) throw err;
-    ctx.respond = false;
-    core.handleError(err, ctx.req, ctx.res);
-  };
-
-  const withSession = (
-    ctx: ParameterizedContext,
-    loaded: Session<Data>,
-    next: () => Promise<unknown>,
-  ): Promise<void> => {
+  return koaSessionChain(core, transport, (ctx, loaded) => {
     const state = new DropInState(sessions, loaded) as unknown as DropInState;
     state.fill(new KoaSessionObject(state));
     (ctx as DropInContext)[kDropIn] = state;
@@ -319,59 +303,8 @@ function session<Data extends object = SessionData>(
       enumerable: true,
       configurable: true,
     });
-    const requestState = attachSession(core, transport, ctx.req, ctx.res, loaded, {
-      fail: (err) =>
-        core.hasErrorHandler ? core.handleError(err, ctx.req, ctx.res) : ctx.onerror(err as Error),
-      abandonWhen: isFailedStatus,
-      keys: [ctx],
-      beforeSave: () => state.sync(),
-    });
-    return next().then(
-      () => saveAfterDownstream(ctx, requestState),
-      (err: unknown) => {
-        abandonSessions(requestState); // a throw from downstream commits nothing
-        throw err;
-      },
-    );
-  };
-
-  // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
-  const saveAfterDownstream = (
-    ctx: ParameterizedContext,
-    requestState: RequestState,
-  ): Promise<void> | undefined => {
-    let saved: Promise<void> | undefined;
-    try {
-      saved = saveBeforeOutput(requestState, ctx.status);
-    } catch (err) {
-      fail(ctx, err);
-      return undefined;
-    }
-    return saved?.then(undefined, (err: unknown) => fail(ctx, err));
-  };
-
-  // Not an async function: with a store that answers at once (MemStore) no promise is made
-  // before the downstream middleware run. Whatever fails is a rejection, as Koa expects.
-  return function scsKoaSessionDropIn(ctx, next): Promise<void> {
-    try {
-      let found: Awaitable<Session<Data>>;
-      try {
-        found = core.load(core.readToken(ctx.req.headers, transport));
-      } catch (err) {
-        fail(ctx, err);
-        return Promise.resolve();
-      }
-      if (isPromiseLike(found)) {
-        return found.then(
-          (loaded) => withSession(ctx, loaded, next),
-          (err: unknown) => fail(ctx, err),
-        );
-      }
-      return withSession(ctx, found, next);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  };
+    return () => state.sync();
+  });
 }
 
 export default session;

@@ -24,17 +24,13 @@
  * });
  * @module
  */
-import type { Middleware, ParameterizedContext } from "koa";
+import type { Middleware } from "koa";
 import { coreOf } from "../http/core.ts";
-import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
-import { attachSession } from "../http/handler.ts";
-import { dropRepresentationHeaders } from "../http/headers.ts";
-import type { RequestState } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type TransportOptions } from "../options.ts";
 import type { Session } from "../session.ts";
-import { type Awaitable, isPromiseLike } from "../store.ts";
-import { isFailedStatus, type RegisteredData } from "./common.ts";
+import type { RegisteredData } from "./common.ts";
+import { koaSessionChain } from "./koa-chain.ts";
 
 /**
  * The type of `ctx.session`'s data. Empty (untyped values) until you declare your keys:
@@ -69,73 +65,8 @@ export function koaSession<Data extends object>(
 ): Middleware {
   const core = coreOf<Data>(sessions);
   const transport = resolveTransport(options);
-
-  // Koa's error path is a throw; onError answers on the raw response and Koa stays out of it.
-  const fail = (ctx: ParameterizedContext, err: unknown): void => {
-    dropRepresentationHeaders(ctx.res);
-    if (!core.hasErrorHandler) throw err;
-    ctx.respond = false;
-    core.handleError(err, ctx.req, ctx.res);
-  };
-
-  const withSession = (
-    ctx: ParameterizedContext,
-    session: Session<Data>,
-    next: () => Promise<unknown>,
-  ): Promise<void> => {
+  return koaSessionChain(core, transport, (ctx, session) => {
     (ctx as { session: unknown }).session = session;
-    // The raw response is guarded too: with `ctx.respond = false` and writes to ctx.res the
-    // session is still committed before the first byte; a failure there goes to Koa's onerror.
-    const state = attachSession(core, transport, ctx.req, ctx.res, session, {
-      fail: (err) =>
-        core.hasErrorHandler ? core.handleError(err, ctx.req, ctx.res) : ctx.onerror(err as Error),
-      abandonWhen: isFailedStatus,
-      keys: [ctx],
-    });
-    return next().then(
-      () => saveAfterDownstream(ctx, state),
-      (err: unknown) => {
-        abandonSessions(state); // a throw from downstream commits nothing
-        throw err;
-      },
-    );
-  };
-
-  // Commit now, before Koa writes the body, so a store failure is thrown into Koa's chain.
-  const saveAfterDownstream = (
-    ctx: ParameterizedContext,
-    state: RequestState,
-  ): Promise<void> | undefined => {
-    let saved: Promise<void> | undefined;
-    try {
-      saved = saveBeforeOutput(state, ctx.status);
-    } catch (err) {
-      fail(ctx, err);
-      return undefined;
-    }
-    return saved?.then(undefined, (err: unknown) => fail(ctx, err));
-  };
-
-  // Not an async function: with a store that answers at once (MemStore) no promise is made
-  // before the downstream middleware run. Whatever fails is a rejection, as Koa expects.
-  return function scsKoaSession(ctx, next): Promise<void> {
-    try {
-      let loaded: Awaitable<Session<Data>>;
-      try {
-        loaded = core.load(core.readToken(ctx.req.headers, transport));
-      } catch (err) {
-        fail(ctx, err);
-        return Promise.resolve();
-      }
-      if (isPromiseLike(loaded)) {
-        return loaded.then(
-          (session) => withSession(ctx, session, next),
-          (err: unknown) => fail(ctx, err),
-        );
-      }
-      return withSession(ctx, loaded, next);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  };
+    return undefined;
+  });
 }
