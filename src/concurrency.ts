@@ -6,6 +6,7 @@
 import { Buffer } from "node:buffer";
 import type { Codec } from "./codec.ts";
 import { SessionConflictError } from "./errors.ts";
+import { defineOwnData } from "./own-data.ts";
 import { type Session, type SessionData, sessionInternals } from "./session.ts";
 import type { Store } from "./store.ts";
 
@@ -50,12 +51,7 @@ export async function reconcileWithStored<Data extends object>(
   const values = sessionInternals.values(session);
   for (const key of sessionInternals.changedKeys(session) ?? []) {
     if (Object.hasOwn(values, key)) {
-      Object.defineProperty(stored, key, {
-        value: values[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      defineOwnData(stored, key, values[key]);
     } else {
       delete stored[key];
     }

@@ -3,6 +3,7 @@
  * @module
  */
 import { SessionError } from "./errors.ts";
+import { defineOwnData } from "./own-data.ts";
 import { type Awaitable, isPromiseLike } from "./store.ts";
 
 /** Where a session stands: untouched, changed (will be committed), or destroyed. */
@@ -143,12 +144,7 @@ export class Session<Data extends object = SessionData> {
   put<K extends KeyOf<Data>>(key: K, value: Data[K]): void {
     if (key === "__proto__") {
       // Plain assignment would change the prototype of the values object; keep it data.
-      Object.defineProperty(this.#values, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      defineOwnData(this.#values, key, value);
     } else {
       this.#values[key] = value;
     }
@@ -341,12 +337,7 @@ export class Session<Data extends object = SessionData> {
     const values = await this.#host.findValues(token);
     if (values === undefined) return;
     for (const key of Object.keys(values)) {
-      Object.defineProperty(this.#values, key, {
-        value: values[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      defineOwnData(this.#values, key, values[key]);
       this.#touch(key);
     }
     await this.#host.storeDelete(this.#host.storeKeyOf(token));

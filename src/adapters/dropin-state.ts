@@ -15,6 +15,7 @@
  */
 import type { Codec } from "../codec.ts";
 import type { SessionManager } from "../manager.ts";
+import { defineOwnData } from "../own-data.ts";
 import { REMEMBER_ME_KEY, type Session, type SessionData, sessionInternals } from "../session.ts";
 import { generateToken, hashToken } from "../token.ts";
 
@@ -231,12 +232,7 @@ export class DropInState<Data extends object = SessionData> {
     const values = sessionInternals.values(stored) as Values;
     const copy: Values = {};
     for (const key of Object.keys(values)) {
-      Object.defineProperty(copy, key, {
-        value: values[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      defineOwnData(copy, key, values[key]);
     }
     sessionInternals.replaceValues(this.session as unknown as Session<SessionData>, copy);
     this.fill(target);
@@ -254,12 +250,7 @@ export class DropInState<Data extends object = SessionData> {
     const data = this.target === null ? undefined : dataOf(this.target);
     if (data === undefined) return out;
     for (const key of Object.keys(data)) {
-      Object.defineProperty(out, key, {
-        value: data[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      defineOwnData(out, key, data[key]);
     }
     return out;
   }

@@ -31,6 +31,7 @@ import type {
   Session as FastifySession,
   HookHandlerDoneFunction,
 } from "fastify";
+import { defineOwnData } from "../own-data.ts";
 import { Session, type SessionData } from "../session.ts";
 import type { RegisteredData } from "./common.ts";
 import { type DropInBaseOptions, type PeerOptionTable, resolveDropIn } from "./dropin-options.ts";
@@ -187,13 +188,7 @@ class FastifySessionObject {
     // own property as defineProperty makes, at a fraction of the cost. A key the object answers
     // from its class (a method, a getter) is defined, so it is shadowed, not called.
     else if (Object.hasOwn(this, key) || !(key in this)) data[key] = value;
-    else
-      Object.defineProperty(this, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+    else defineOwnData(this, key, value);
   }
 
   touch(): void {}

@@ -26,6 +26,7 @@
 import { inspect } from "node:util";
 import type { Middleware } from "koa";
 import { coreOf } from "../http/core.ts";
+import { defineOwnData } from "../own-data.ts";
 import type { SessionData } from "../session.ts";
 import type { RegisteredData } from "./common.ts";
 import { type DropInBaseOptions, type PeerOptionTable, resolveDropIn } from "./dropin-options.ts";
@@ -221,12 +222,7 @@ function assign(state: DropInState, value: unknown): void {
   const from = value as Record<string, unknown>;
   for (const key of Object.keys(value)) {
     if (key in next) continue;
-    Object.defineProperty(next, key, {
-      value: from[key],
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    defineOwnData(next, key, from[key]);
   }
   state.adopt(next);
 }

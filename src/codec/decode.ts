@@ -6,6 +6,7 @@
  */
 import { Buffer } from "node:buffer";
 import { CodecError } from "../errors.ts";
+import { defineOwnData } from "../own-data.ts";
 import { HEADER_SIZE, LITTLE_ENDIAN, MAGIC, MAX_DEPTH, Tag, VERSION } from "./format.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -170,12 +171,7 @@ class Decoder {
       const v = this.value(depth + 1);
       if (key === "__proto__") {
         // Assignment would set the prototype; define an own data property instead.
-        Object.defineProperty(o, key, {
-          value: v,
-          writable: true,
-          enumerable: true,
-          configurable: true,
-        });
+        defineOwnData(o, key, v);
       } else {
         rec[key] = v;
       }

@@ -6,6 +6,7 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Transport } from "../options.ts";
+import { defineOwnData } from "../own-data.ts";
 import type { SessionHeader } from "./core.ts";
 
 /** Where response headers are read and written: a `ServerResponse`, or an adapter's wrapper. */
@@ -190,12 +191,7 @@ function copyHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
   for (const key of Object.keys(headers)) {
     // `__proto__` is a header name like any other; an assignment would set the prototype.
     if (key === "__proto__") {
-      Object.defineProperty(out, key, {
-        value: headers[key],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      defineOwnData(out, key, headers[key]);
     } else {
       out[key] = headers[key];
     }
