@@ -81,6 +81,11 @@ export interface PostgresStoreOptions {
 
 /** Rows per cleanup batch and per page of `all()`. */
 const BATCH = 1000;
+/**
+ * SQLSTATEs a CREATE ... IF NOT EXISTS raced by another server's can raise: unique_violation
+ * (in the catalogue), duplicate_table (the table or index) and duplicate_object (its row type).
+ */
+const DUPLICATE_ON_CREATE = new Set(["23505", "42P07", "42710"]);
 /** First retry delay and the cap of the exponential backoff, ms. */
 const BACKOFF_MS = 25;
 const MAX_BACKOFF_MS = 500;
@@ -273,21 +278,26 @@ export class PostgresStore implements IterableStore {
 
   #ensureTable(end: number): Promise<void> {
     if (this.#ready !== undefined) return this.#ready;
-    const ready = this.#retrying({ text: this.#sql.create }, end).then(
-      () => {
-        this.#created = true;
-      },
-      (err: unknown) => {
-        // Two app servers creating the table at once: one of them sees a duplicate.
-        const code = sqlState(err instanceof SessionError ? err.cause : err);
-        if (code === "23505" || code === "42P07") {
-          this.#created = true;
-          return;
+    const create = { text: this.#sql.create };
+    const ready = this.#retrying(create, end)
+      .catch((err: unknown) => {
+        // Two app servers creating the table at once: the slower one can see a duplicate of
+        // the table, its index or its row type. The other one has created it by then, so the
+        // same IF NOT EXISTS statements, run again, find it (and add what is still missing).
+        if (!DUPLICATE_ON_CREATE.has(sqlState(err instanceof SessionError ? err.cause : err))) {
+          throw err;
         }
-        this.#ready = undefined;
-        throw err;
-      },
-    );
+        return this.#retrying(create, end);
+      })
+      .then(
+        () => {
+          this.#created = true;
+        },
+        (err: unknown) => {
+          this.#ready = undefined;
+          throw err;
+        },
+      );
     this.#ready = ready;
     return ready;
   }
