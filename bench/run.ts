@@ -26,6 +26,7 @@ import {
 import { machineLine, ROOT, versionsLine } from "./lib/machine.ts";
 import { cellNumber, column, parseTables, table } from "./lib/markdown.ts";
 import { fmt } from "./lib/stats.ts";
+import { ensureWrk } from "./lib/wrk.ts";
 
 const SECTIONS = [
   "http",
@@ -139,6 +140,8 @@ if (args.includes("--redraw")) {
 
 const sections: Section[] = [];
 const started = new Date();
+// The HTTP section's load generator is installed first, so the versions line names it.
+if (only === undefined || only.has("http")) ensureWrk(log);
 // Taken before anything runs: the code measured, even if the tree changes during the run.
 const versions = versionsLine();
 
