@@ -141,6 +141,14 @@ const LOAD_CORE = 1;
 const CONNECTIONS = 50;
 /** How often a block run on a noisy machine is repeated before it is kept (and marked). */
 const MAX_RETRIES = 3;
+/**
+ * A server idle for longer than this gets one unmeasured run of the same length before its
+ * measured one. Between two rounds a server waits minutes while the other blocks run, and V8
+ * shrinks an idle process's heap (memory-reducer GCs): its next seconds ran at 0.5–0.8 of its
+ * warm req/s. Bare servers run again within seconds in their block, so without this a
+ * variant's single run was always a cold one and its ratio was biased down.
+ */
+const IDLE_REWARM_MS = 10_000;
 /** Load time spent on repeated blocks, at most, in one bench run: past it noisy blocks are kept. */
 const RETRY_BUDGET_S = 90;
 /** The cookie the bare baselines receive, shaped like a session cookie, so every request is the same size. */
@@ -167,6 +175,8 @@ interface Cell {
   problems: number;
   /** Rounds kept although the machine stayed noisy. */
   noisyRounds: number;
+  /** When its last load ended (performance.now()), for {@link IDLE_REWARM_MS}. */
+  lastLoadEnd: number;
 }
 
 /** What {@link runHttpBench} returns. */
@@ -279,15 +289,18 @@ async function measure(
   cell: Cell,
   seconds: number,
 ): Promise<{ res: LoadResult; noise: Noise; cpuUs: number }> {
-  const pids = [cell.server.pid, ...gen.pids];
-  const a = sampleCpu(pids);
-  const ticks = serverTicks(cell.server.pid);
-  const res = await gen.run({
+  const load = {
     url: `http://127.0.0.1:${cell.server.port}/`,
     connections: CONNECTIONS,
     durationS: seconds,
     headers: cell.headers,
-  });
+  };
+  if (performance.now() - cell.lastLoadEnd > IDLE_REWARM_MS) await gen.run(load);
+  const pids = [cell.server.pid, ...gen.pids];
+  const a = sampleCpu(pids);
+  const ticks = serverTicks(cell.server.pid);
+  const res = await gen.run(load);
+  cell.lastLoadEnd = performance.now();
   const noise = noiseBetween(a, sampleCpu(pids));
   // Clock ticks are 10 ms: a 2 s run at one core is 200 of them, 0.5 % resolution.
   const cpuUs = ((serverTicks(cell.server.pid) - ticks) * 10_000) / Math.max(1, res.requests);
@@ -387,6 +400,7 @@ export async function runHttpBench(opts: {
             p99: [],
             problems: 0,
             noisyRounds: 0,
+            lastLoadEnd: Number.NEGATIVE_INFINITY,
           });
         }
       }
@@ -581,7 +595,7 @@ function report(
   parts.push(
     `For scale (quoted from issue 15, measured on this machine, not by this bench): Go's SCS costs **${fmt(GO_SCS.read, 2)}** (READ) / **${fmt(GO_SCS.write, 2)}** (WRITE) of Go's bare net/http.`,
     "",
-    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). CPU ratio = the bare runs' server CPU time per request (user + system, /proc) ÷ the variant's, same pairing: what the layer costs a server that is CPU-bound, and steadier than req/s when the host takes CPU from this VM (time a server waits for a core is not counted); the goals are judged on the req/s ratio, as issue 15 defines them. Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Servers: ${run.built ? "each bench/http-servers program bundled with esbuild as tsup builds the package (packages external, no `keepNames`), run by plain node" : "run through tsx (the esbuild build failed)"}, Node ${process.version}. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times, and ${RETRY_BUDGET_S} s of load in all); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
+    `Median of ${run.rounds} rounds; each round runs every block (one framework and mode) back to back: the bare framework for ${run.durationS} s before and after each variant's ${run.durationS} s (order reversed every other round), after a ${run.warmS} s warm-up per server; a server idle for over ${IDLE_REWARM_MS / 1000} s (every variant, in every round: the other blocks run meanwhile) first gets one unmeasured run of the same length, because V8 shrinks an idle process's heap and its next seconds run slower. Ratio = variant req/s ÷ mean of the two bare runs around it, **in the same round**; the table shows the median ratio and its range over the rounds (bare req/s: median of all its runs). CPU ratio = the bare runs' server CPU time per request (user + system, /proc) ÷ the variant's, same pairing: what the layer costs a server that is CPU-bound, and steadier than req/s when the host takes CPU from this VM (time a server waits for a core is not counted); the goals are judged on the req/s ratio, as issue 15 defines them. Hono's WRITE goal is against its ceiling (bare Hono plus one header set after \`next()\`, which takes @hono/node-server off its fast path), run in the same block: scs-ts req/s ÷ ceiling req/s, median over the rounds. Servers: ${run.built ? "each bench/http-servers program bundled with esbuild as tsup builds the package (packages external, no `keepNames`), run by plain node" : "run through tsx (the esbuild build failed)"}, Node ${process.version}. Load: ${run.tool === "wrk" ? "wrk, one thread" : "autocannon (wrk was not available)"}, ${CONNECTIONS} connections, keep-alive, 127.0.0.1, ${hasTaskset() ? "pinned to core 1 (`taskset -c 1`), servers pinned to core 0" : "not pinned (taskset not available)"}. Noise: during every run the bench reads /proc/stat and its own processes' CPU time; a block with a run where the hypervisor stole more than ${fmt(MAX_STEAL * 100, 0)} % of a core or other processes used more than ${fmt(MAX_OTHERS * 100, 0)} % of a core is run again (at most ${MAX_RETRIES} times, and ${RETRY_BUDGET_S} s of load in all); ${run.retried} block run(s) were repeated${noisy > 0 ? `, and **${noisy} (variant, round) figures were kept from blocks that stayed noisy** (marked in the goal column)` : ", none stayed noisy"}. READ: the request carries the cookie of an existing session and the handler reads a value (checked before the run: no Set-Cookie). WRITE: the handler increments a counter in the session, so every response commits it and sets the cookie (checked). The bare baselines run the same body with a process-wide counter and receive a session-shaped cookie. Peers are configured to send the cookie only when the session changed where they can (\`resave: false, saveUninitialized: false\`, \`rolling: false\`), with 24 h lifetimes like scs-ts's; hono-sessions re-sends its cookie on every response (it has no option not to) and runs without an encryptionKey.${problems > 0 ? ` **${problems} errors or non-2xx responses were seen; see stderr.**` : ""}`,
   );
   const markdown = parts.join("\n");
   return { markdown, svg: httpChart(markdown) ?? "", headline };
