@@ -19,6 +19,12 @@ export type KeyOf<Data> = keyof Data & string;
 export const REMEMBER_ME_KEY = "__rememberMe";
 
 /**
+ * Key under which the drop-in entries keep a session's own lifetime (the peers' per-session
+ * `cookie.maxAge`, koa-session's `ctx.session.maxAge`): milliseconds, or "session".
+ */
+export const MAX_AGE_KEY = "__maxAge";
+
+/**
  * What a session needs from its manager for the operations that touch the store. Internal.
  */
 export interface SessionHost {
@@ -185,7 +191,7 @@ export class Session<Data extends object = SessionData> {
   /** Every key, sorted. */
   keys(): KeyOf<Data>[] {
     return Object.keys(this.#values)
-      .filter((key) => key !== REMEMBER_ME_KEY)
+      .filter((key) => key !== REMEMBER_ME_KEY && key !== MAX_AGE_KEY)
       .sort() as KeyOf<Data>[];
   }
 

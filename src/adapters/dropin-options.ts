@@ -15,6 +15,7 @@ import {
   type TransportOptions,
 } from "../options.ts";
 import { MemStore } from "../stores/memstore.ts";
+import { type PeerExpiry, setPeerExpiry } from "./dropin-state.ts";
 
 /** Browsers cap a cookie's lifetime at 400 days (RFC 6265bis §5.5): a rolling session's lifetime. */
 export const ROLLING_LIFETIME = 400 * 86_400_000;
@@ -195,13 +196,20 @@ export function resolveDropIn<Data extends object>(
     }
     return { sessions: given.sessions as SessionManager<Data>, transport };
   }
-  return { sessions: new SessionManager<Data>(managerOptions(given, table)), transport };
+  const { options: built, expiry } = managerOptions(given, table);
+  const sessions = new SessionManager<Data>(built);
+  if (expiry !== undefined) setPeerExpiry(sessions, expiry);
+  return { sessions, transport };
 }
 
+/**
+ * The manager's options built from the peer's, and the peers' expiry when the application
+ * left expiry to the peer's options (no `lifetime`, `idleTimeout` or `cookie.persist`).
+ */
 function managerOptions(
   given: Record<string, unknown>,
   table: PeerOptionTable,
-): SessionManagerOptions {
+): { options: SessionManagerOptions; expiry: PeerExpiry | undefined } {
   const entry = table.entry;
   const out: Record<string, unknown> = {};
   for (const key of MANAGER_KEYS) {
@@ -258,12 +266,23 @@ function managerOptions(
   if (ms !== undefined && out.lifetime !== undefined) {
     throw new TypeError(`${entry}: give ${maxAgeName} or lifetime, not both`);
   }
-  cookie.persist = (cookieIn.persist ?? !browserSession) as boolean;
-
   const rolling = given.rolling ?? table.rollingByDefault;
   if (typeof rolling !== "boolean") {
     throw invalid(entry, "rolling", rolling, "expected a boolean");
   }
+  out.cookie = cookie;
+  if (
+    out.lifetime === undefined &&
+    out.idleTimeout === undefined &&
+    cookieIn.persist === undefined
+  ) {
+    // The peers' expiry: each session lives maxAge (its own, once set) from its latest save; the
+    // drop-in sets the deadline and the cookie's persistence at each save (see PeerExpiry).
+    cookie.persist = false;
+    if (ms !== undefined) out.lifetime = ms;
+    return { options: out as SessionManagerOptions, expiry: { maxAge: ms ?? "session", rolling } };
+  }
+  cookie.persist = (cookieIn.persist ?? !browserSession) as boolean;
   // rolling: the session lives maxAge after the last request (scs-ts's idle timeout).
   if (rolling && ms !== undefined) {
     if (out.idleTimeout !== undefined) {
@@ -274,8 +293,7 @@ function managerOptions(
   } else if (ms !== undefined) {
     out.lifetime = ms;
   }
-  out.cookie = cookie;
-  return out as SessionManagerOptions;
+  return { options: out as SessionManagerOptions, expiry: undefined };
 }
 
 /** The in-memory store, for `session.MemoryStore` as express-session exports it. */

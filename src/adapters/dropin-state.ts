@@ -16,11 +16,41 @@
 import type { Codec } from "../codec.ts";
 import type { SessionManager } from "../manager.ts";
 import { defineOwnData } from "../own-data.ts";
-import { REMEMBER_ME_KEY, type Session, type SessionData, sessionInternals } from "../session.ts";
+import {
+  MAX_AGE_KEY,
+  REMEMBER_ME_KEY,
+  type Session,
+  type SessionData,
+  sessionInternals,
+} from "../session.ts";
 import { generateToken, hashToken } from "../token.ts";
 
 /** The deadline every comparison encoding carries, so only the values decide. */
 const EPOCH = new Date(0);
+
+/**
+ * How the sessions of a manager that a drop-in built from the peer's options expire, as the
+ * peers' do: each session lives `maxAge` (its own, once it set one) from its latest save, and
+ * with `rolling` every request of a stored session saves it.
+ */
+export interface PeerExpiry {
+  /** A session's lifetime in ms unless it sets its own; "session" for a browser-session cookie. */
+  maxAge: number | "session";
+  /** Whether every request of a stored session saves it and resends the cookie. */
+  rolling: boolean;
+}
+
+/** The managers built by a drop-in from the peer's options, and their expiry. */
+const peerExpiries = new WeakMap<object, PeerExpiry>();
+
+/**
+ * Makes the drop-in sessions of `manager` (a SessionManager) expire as the peers' do (see {@link PeerExpiry}). The
+ * manager must have been built without `idleTimeout` and with `cookie.persist: false`: the
+ * drop-in then sets each session's deadline and persistence when it is saved.
+ */
+export function setPeerExpiry(manager: object, expiry: PeerExpiry): void {
+  peerExpiries.set(manager, Object.freeze({ ...expiry }));
+}
 
 /** A peer method's optional callback: `(err?) => void`. */
 export type Callback = (err?: unknown) => void;
@@ -88,20 +118,23 @@ export class DropInState<Data extends object = SessionData> {
   readonly #codec: Codec;
   /** The encoding of the data as last mirrored; undefined when there was none. */
   #snapshot: Uint8Array | undefined;
+  /** The peers' expiry, when the drop-in built the manager from the peer's options. */
+  readonly #peer: PeerExpiry | undefined;
 
   constructor(manager: SessionManager<Data>, session: Session<Data>) {
     this.manager = manager;
     this.session = session;
     this.isNew = session.token === "";
     this.#codec = manager.codec;
+    this.#peer = peerExpiries.get(manager);
   }
 
-  /** The session's values as the peers' data (without scs-ts's own `__rememberMe`). */
+  /** The session's values as the peers' data (without scs-ts's own `__rememberMe`, `__maxAge`). */
   #sessionData(): Values | undefined {
     const values = sessionInternals.values(this.session) as Values;
     let data: Values | undefined;
     for (const key of Object.keys(values)) {
-      if (key === REMEMBER_ME_KEY) continue;
+      if (key === REMEMBER_ME_KEY || key === MAX_AGE_KEY) continue;
       data ??= emptyValues();
       data[key] = values[key];
     }
@@ -132,6 +165,35 @@ export class DropInState<Data extends object = SessionData> {
       shown[key] = data[key];
     }
     this.#snapshot = shown === undefined ? undefined : this.#codec.encode(EPOCH, shown);
+  }
+
+  /**
+   * Just before the session is saved: mirrors the data ({@link sync}) and, under the peers'
+   * expiry, gives a session that will be saved its deadline — now + its maxAge, as the peers
+   * reset the expiry on every save — and its cookie's persistence. With `rolling`, a stored
+   * session is saved on every request.
+   * @throws CodecError naming the key when a value cannot be stored.
+   */
+  prepareSave(): void {
+    this.sync();
+    const peer = this.#peer;
+    if (peer === undefined) return;
+    const session = this.session;
+    const status = session.status;
+    if (status === "destroyed") return;
+    if (status !== "modified" && !(peer.rolling && !this.isNew && session.token !== "")) return;
+    const span = this.#span(peer);
+    const persistent = span !== "session";
+    if (session.remembered !== persistent) session.rememberMe(persistent);
+    const options = this.manager.options;
+    const ms = span === "session" ? options.lifetime : span;
+    session.setDeadline(new Date(options.now() + ms));
+  }
+
+  /** This session's maxAge under the peers' expiry: its own when it set one, else the entry's. */
+  #span(peer: PeerExpiry): number | "session" {
+    const own = sessionInternals.values(this.session)[MAX_AGE_KEY];
+    return typeof own === "number" || own === "session" ? own : peer.maxAge;
   }
 
   /**
@@ -257,6 +319,8 @@ export class DropInState<Data extends object = SessionData> {
 
   /** Whether the cookie has Expires/Max-Age (not a browser-session cookie). */
   get persistent(): boolean {
+    const peer = this.#peer;
+    if (peer !== undefined) return this.#span(peer) !== "session";
     return this.manager.options.cookie.persist || this.session.remembered;
   }
 
@@ -269,8 +333,16 @@ export class DropInState<Data extends object = SessionData> {
     return new Date(idle > 0 ? Math.min(deadline, options.now() + idle) : deadline);
   }
 
-  /** The configured lifetime of a cookie, in ms: the idle timeout when rolling, else the lifetime. */
+  /**
+   * The lifetime of the cookie, in ms: the session's own maxAge (under the peers' expiry), else
+   * the idle timeout when rolling, else the lifetime; null for a browser-session cookie.
+   */
   get originalMaxAge(): number | null {
+    const peer = this.#peer;
+    if (peer !== undefined) {
+      const span = this.#span(peer);
+      return span === "session" ? null : span;
+    }
     if (!this.persistent) return null;
     const options = this.manager.options;
     return options.idleTimeout > 0 ? options.idleTimeout : options.lifetime;
@@ -278,11 +350,23 @@ export class DropInState<Data extends object = SessionData> {
 
   /**
    * Sets how long the session lives from now (the peers' `cookie.maxAge = ms`). `null` makes a
-   * browser-session cookie, which needs the manager's `cookie.persist: false` (with the default
+   * browser-session cookie. Under the peers' expiry the session keeps this maxAge for its later
+   * saves; otherwise null needs the manager's `cookie.persist: false` (with the default
    * `persist: true` every cookie is persistent and null changes nothing).
+   * @throws TypeError when `ms` is neither null nor a number.
    */
   setMaxAge(ms: number | null): void {
     const options = this.manager.options;
+    if (this.#peer !== undefined) {
+      if (ms !== null && (typeof ms !== "number" || Number.isNaN(ms))) {
+        throw new TypeError(`cookie.maxAge is invalid: ${String(ms)} (expected milliseconds)`);
+      }
+      const session = this.session as unknown as Session<SessionData>;
+      session.put(MAX_AGE_KEY, ms === null ? "session" : ms);
+      session.setDeadline(new Date(options.now() + (ms ?? options.lifetime)));
+      this.changed = true;
+      return;
+    }
     if (ms === null) {
       if (!options.cookie.persist && this.session.remembered) {
         this.session.rememberMe(false);

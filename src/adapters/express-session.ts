@@ -80,7 +80,7 @@ export interface ExpressSessionOptions<Data extends object = SessionData>
   extends DropInBaseOptions<Data> {
   /** The cookie name. @default "connect.sid" (when the entry builds the manager) */
   name?: string;
-  /** Resend the cookie on every response and expire `cookie.maxAge` after the last request (scs-ts's `idleTimeout`). @default false */
+  /** Resend the cookie on every response and expire `cookie.maxAge` after the last request (with `lifetime` or `idleTimeout` given: scs-ts's `idleTimeout`). @default false */
   rolling?: boolean;
   /** `"destroy"`: `req.session = null` (or `delete req.session`) destroys the session. @default "keep" */
   unset?: "keep" | "destroy";
@@ -202,7 +202,7 @@ class ExpressSessionObject implements ExpressDropInSession {
     return this;
   }
 
-  /** Nothing to do: an `idleTimeout` (or `rolling`) extends the session on every request. */
+  /** Nothing to do: each save (every request with `rolling` or `idleTimeout`) moves the expiry. */
   touch(): this {
     return this;
   }
@@ -268,7 +268,7 @@ function session<Data extends object = SessionData>(
           if (current == null && unset === "destroy") void state.destroy();
           else state.target = null;
         }
-        state.sync();
+        state.prepareSave();
       },
     });
     next();

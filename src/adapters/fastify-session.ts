@@ -83,7 +83,7 @@ export interface FastifyDropInMethods {
   get<K extends keyof FastifySessionData>(key: K): FastifySessionData[K] | undefined;
   /** Sets `key`; undefined removes it. */
   set<K extends keyof FastifySessionData>(key: K, value: FastifySessionData[K] | undefined): void;
-  /** Nothing to do: an `idleTimeout` (or `rolling`) extends the session on every request. */
+  /** Nothing to do: each save (every request with `rolling` or `idleTimeout`) moves the expiry. */
   touch(): void;
   /** A new session object under a new token, keeping only `keys`; the old token is deleted when the response is committed. */
   regenerate(callback: Callback): void;
@@ -124,7 +124,7 @@ export interface FastifySessionOptions<Data extends object = SessionData>
   extends DropInBaseOptions<Data> {
   /** The cookie name. @default "sessionId" (when the plugin builds the manager) */
   cookieName?: string;
-  /** Resend the cookie on every response, expiring `cookie.maxAge` after the last request (scs-ts's `idleTimeout`). @default true, as in @fastify/session */
+  /** Resend the cookie on every response, expiring `cookie.maxAge` after the last request (with `lifetime` or `idleTimeout` given: scs-ts's `idleTimeout`). @default true, as in @fastify/session */
   rolling?: boolean;
   /** Accepted and ignored: scs-ts never stores an empty, unchanged session. */
   saveUninitialized?: boolean;
@@ -296,7 +296,7 @@ function fastifySession<Data extends object = SessionData>(
     if (state !== undefined) {
       if (request.session !== state.target) state.target = null; // unset: changes not kept
       try {
-        state.sync();
+        state.prepareSave();
       } catch (err) {
         state.target = null; // the error reply's own onSend must not fail again
         next(err as Error);

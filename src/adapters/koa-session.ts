@@ -82,7 +82,7 @@ export interface KoaSessionOptions<Data extends object = SessionData>
   key?: string;
   /** Lifetime in ms, or "session" for a browser-session cookie. @default 86_400_000 */
   maxAge?: number | "session";
-  /** Resend the cookie on every response and expire `maxAge` after the last request (scs-ts's `idleTimeout`). @default false */
+  /** Resend the cookie on every response and expire `maxAge` after the last request (with `lifetime` or `idleTimeout` given: scs-ts's `idleTimeout`). @default false */
   rolling?: boolean;
   /** Accepted and ignored: the session is always committed before the body. */
   autoCommit?: boolean;
@@ -299,7 +299,7 @@ function session<Data extends object = SessionData>(
       enumerable: true,
       configurable: true,
     });
-    return () => state.sync();
+    return () => state.prepareSave();
   });
 }
 

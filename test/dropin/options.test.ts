@@ -198,7 +198,7 @@ describe("scs-ts/koa-session options", { timeout: TEST_TIMEOUT }, () => {
 });
 
 describe("scs-ts/fastify-session options", { timeout: TEST_TIMEOUT }, () => {
-  test('built from options: cookie "sessionId", Secure by default, as @fastify/session', async () => {
+  test('built from options: cookie "sessionId", Secure by default, and rolling (its default) resends the browser-session cookie, as @fastify/session', async () => {
     const line = await fastifyCookie({
       store: store(),
       secret: "x".repeat(32),
@@ -206,7 +206,7 @@ describe("scs-ts/fastify-session options", { timeout: TEST_TIMEOUT }, () => {
     });
     assert.match(
       line,
-      /^sessionId=[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax \|\| read: 0$/,
+      /^sessionId=[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax \|\| read: 1$/,
     );
   });
 
