@@ -449,20 +449,34 @@ export class SessionManager<Data extends object = SessionData> {
     return commitHeaders(this.#core, session, options);
   }
 
-  /** The error path: `onError`, or log + 500/503. Never throws. */
+  /**
+   * The error path: `onError`, or log + 500/503. Never throws; an `onError` that throws, or
+   * returns a Promise that rejects, is logged and the connection closed.
+   */
   #handleError(err: unknown, req: IncomingMessage, res: ServerResponse): void {
     const onError = this.#options.onError;
     try {
-      if (onError !== undefined) onError(err, req, res);
-      else defaultOnError(this.#options.logger, err, res);
-    } catch (thrown) {
-      try {
-        this.#options.logger.error(`scs-ts: the error handler threw: ${redact(thrown)}`);
-      } catch {
-        // nothing more to do
+      if (onError === undefined) {
+        defaultOnError(this.#options.logger, err, res);
+        return;
       }
-      if (!res.destroyed) res.destroy();
+      // ErrorHandler returns void, which an async function satisfies too: catch its rejection.
+      const result: unknown = onError(err, req, res);
+      if (isPromiseLike(result)) {
+        result.then(undefined, (thrown: unknown) => this.#errorHandlerFailed(thrown, res));
+      }
+    } catch (thrown) {
+      this.#errorHandlerFailed(thrown, res);
     }
+  }
+
+  #errorHandlerFailed(thrown: unknown, res: ServerResponse): void {
+    try {
+      this.#options.logger.error(`scs-ts: the error handler threw: ${redact(thrown)}`);
+    } catch {
+      // nothing more to do
+    }
+    if (!res.destroyed) res.destroy();
   }
 
   /**

@@ -34,7 +34,7 @@ export interface SessionManagerOptions {
   codec?: Codec;
   /** Store SHA-256(token) instead of the token, so a store leak yields no usable token. @default false */
   hashTokenInStore?: boolean;
-  /** Handles errors in `handler` (adapters use their framework's error path unless given). */
+  /** Handles errors in `handler` (adapters use their framework's error path unless given); one that throws or rejects is logged and the connection closed. */
   onError?: ErrorHandler;
   /** Where warnings and default error logs go. @default console */
   logger?: Logger;

@@ -483,6 +483,43 @@ describe("custom onError after a failed commit", () => {
   });
 });
 
+describe("an onError that fails itself", () => {
+  for (const kind of ["throws", "returns a Promise that rejects"] as const) {
+    it(`${kind}: logged, the connection closed, nothing escapes`, async () => {
+      const lines: string[] = [];
+      const app = await serve(
+        {
+          store: new FailingCommitStore(),
+          logger: { warn: (m) => lines.push(m), error: (m) => lines.push(m) },
+          onError:
+            kind === "throws"
+              ? () => {
+                  throw new Error("onError failed too");
+                }
+              : async () => {
+                  await new Promise((resolve) => setTimeout(resolve, 5));
+                  throw new Error("onError failed too");
+                },
+        },
+        {
+          "/": (s, req, res) => {
+            s.from(req).put("k", 1);
+            res.end("ok");
+          },
+        },
+      );
+      try {
+        // The response cannot be completed: the client sees the connection end, not a hang.
+        await assert.rejects(request(`${app.url}/`), /socket hang up|ECONNRESET/);
+        assert.equal(lines.length, 1, lines.join("\n"));
+        assert.match(lines[0] ?? "", /the error handler threw: .*onError failed too/);
+      } finally {
+        await app.close();
+      }
+    });
+  }
+});
+
 describe("a failed commit after the headers went out", () => {
   it("aborts the connection instead of completing the response", async () => {
     const store = new FailingCommitStore();

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { SessionError, StoreUnavailableError } from "../errors.ts";
 import type { IterableStore } from "../store.ts";
+import { cleanupHandler } from "./cleanup-handler.ts";
 import {
   fn,
   interval,
@@ -75,7 +76,7 @@ export interface PostgresStoreOptions {
   deadline?: number;
   /** The clock expiry is compared with, in ms since the epoch. @default Date.now */
   now?: () => number;
-  /** Told about background cleanup failures. @default one line on stderr */
+  /** Told about background cleanup failures (a handler that throws or rejects is logged). @default one line on stderr */
   onError?: (err: unknown) => void;
 }
 
@@ -171,7 +172,10 @@ export class PostgresStore implements IterableStore {
     this.#deadline = deadline;
     this.#created = options.createTable === false;
     this.#now = fn("now", options.now, Date.now);
-    this.#onError = fn("onError", options.onError, logCleanupFailure("postgresstore"));
+    this.#onError = cleanupHandler(
+      "postgresstore",
+      fn("onError", options.onError, logCleanupFailure("postgresstore")),
+    );
     this.#sql = statements(parts);
     const ms = interval("cleanupInterval", options.cleanupInterval, 300_000);
     this.#timer = startCleanup(this, ms, (store) => {

@@ -5,6 +5,7 @@
 import { Buffer } from "node:buffer";
 import { StoreUnavailableError } from "../errors.ts";
 import type { IterableStore } from "../store.ts";
+import { cleanupHandler } from "./cleanup-handler.ts";
 import { type QueryOptions, type ReadConsistency, RqliteConnection } from "./rqlite-client.ts";
 import { BATCH, type StoreSql, storeSql, TOMBSTONE } from "./rqlite-sql.ts";
 
@@ -73,7 +74,7 @@ export interface RqliteStoreOptions {
   tombstoneLifetime?: number;
   /** The clock, in ms since the epoch (tests inject a fake one). @default Date.now */
   now?: () => number;
-  /** Told about background failures (cleanup). @default console.error without details that could hold data */
+  /** Told about background failures (cleanup; a handler that throws or rejects is logged). @default console.error without details that could hold data */
   onError?: (err: unknown) => void;
 }
 
@@ -165,7 +166,7 @@ export class RqliteStore implements IterableStore {
     this.#writeOptions = { queue: options.queue === true };
     this.#versionedWrite = { queue: options.queue === true, transaction: true };
     this.#now = options.now ?? Date.now;
-    this.#onError = options.onError ?? defaultOnError;
+    this.#onError = cleanupHandler("rqlitestore", options.onError ?? defaultOnError);
     this.#sql = storeSql(table, versions);
     if (options.createTable === false) this.#created = true;
     if (interval > 0) {

@@ -6,6 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { StoreUnavailableError } from "../errors.ts";
 import type { IterableStore } from "../store.ts";
+import { cleanupHandler } from "./cleanup-handler.ts";
 import {
   fn,
   interval,
@@ -56,7 +57,7 @@ export interface SqliteStoreOptions {
   createTable?: boolean;
   /** The clock, in ms since the epoch (tests inject a fake one). @default Date.now */
   now?: () => number;
-  /** Told about background cleanup failures. @default one line on stderr */
+  /** Told about background cleanup failures (a handler that throws or rejects is logged). @default one line on stderr */
   onError?: (err: unknown) => void;
 }
 
@@ -138,7 +139,10 @@ export class SqliteStore implements IterableStore {
     this.#index = quoted([`${parts[0]}_expiry_idx`]);
     this.#createTable = options.createTable !== false;
     this.#now = fn("now", options.now, Date.now);
-    this.#onError = fn("onError", options.onError, logCleanupFailure("sqlitestore"));
+    this.#onError = cleanupHandler(
+      "sqlitestore",
+      fn("onError", options.onError, logCleanupFailure("sqlitestore")),
+    );
     const ms = interval("cleanupInterval", options.cleanupInterval, 300_000);
     this.#timer = startCleanup(this, ms, (store) => {
       store.deleteExpired().catch(store.#onError);

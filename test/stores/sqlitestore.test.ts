@@ -191,6 +191,43 @@ function suite({ name, open }: TestDriver): void {
       db.close();
     });
 
+    for (const kind of ["throws", "rejects"] as const) {
+      it(`an onError that ${kind} on a failed background cleanup is logged; nothing escapes`, async () => {
+        const db = open(file());
+        const store = new SqliteStore(db, {
+          cleanupInterval: 10,
+          onError:
+            kind === "throws"
+              ? () => {
+                  throw new Error("the handler failed");
+                }
+              : async () => {
+                  throw new Error("the handler failed");
+                },
+        });
+        store.find("create the table");
+        const logged: string[] = [];
+        const original = console.error;
+        console.error = (...args: unknown[]) => {
+          logged.push(args.map(String).join(" "));
+        };
+        try {
+          db.close(); // every sweep from now on fails
+          const until = Date.now() + 5000;
+          while (logged.length === 0 && Date.now() < until) {
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        } finally {
+          console.error = original;
+          store.close();
+        }
+        assert.match(
+          logged[0] ?? "",
+          /sqlitestore: the onError handler failed: .*the handler failed/,
+        );
+      });
+    }
+
     it("a sweep of 20,000 expired rows yields to the event loop between short slices", async () => {
       const db = open(file());
       const store = new SqliteStore(db, { cleanupInterval: 0 });
