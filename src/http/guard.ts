@@ -424,12 +424,14 @@ function fail(guard: Guard, err: unknown): void {
   const res = guard.res;
   // The route's Content-Length, Content-Type... describe a body that will not be sent.
   dropRepresentationHeaders(res);
+  absorbHeaderCalls(guard);
   errorPath.run(guard, () => report(guard, err));
 }
 
 /** A late commit failed after the headers went out: the client must not take it as complete. */
 function abort(guard: Guard, err: unknown): void {
   guard.phase = FAILED;
+  absorbHeaderCalls(guard);
   abandonSessions(guard.state);
   errorPath.run(guard, () => report(guard, err));
   if (!guard.res.destroyed) guard.res.destroy();
@@ -468,6 +470,33 @@ function absorb(guard: Guard, method: Wrapped, args: unknown[]): unknown {
   if (method === "write") return true;
   if (method === "flushHeaders") return undefined;
   return res;
+}
+
+/** The header methods a handler may still call on a response the error path answered. */
+const HEADER_METHODS = ["setHeader", "setHeaders", "appendHeader", "removeHeader"] as const;
+
+/** The guards whose response's header calls are absorbed already (failures only: rare). */
+const absorbing = new WeakSet<Guard>();
+
+/**
+ * After a failed commit the response is the error path's: the handler's later header calls are
+ * absorbed like its output (ignored, answered as Node answers an accepted call), so they neither
+ * change the error answer nor throw ERR_HTTP_HEADERS_SENT where, without the session, the
+ * response would still have been open. Set only on failure: the common path adds nothing.
+ */
+function absorbHeaderCalls(guard: Guard): void {
+  if (absorbing.has(guard)) return;
+  absorbing.add(guard);
+  const res = guard.res as unknown as Record<string, Method | undefined>;
+  for (const name of HEADER_METHODS) {
+    const original = res[name];
+    if (typeof original !== "function") continue;
+    res[name] = function absorbedHeaderCall(this: ServerResponse, ...args: unknown[]): unknown {
+      if (guard.phase !== FAILED || errorPath.getStore() === guard)
+        return original.apply(this, args);
+      return name === "removeHeader" ? undefined : this;
+    };
+  }
 }
 
 /** Calls `fn` once the response finished or closed. */

@@ -280,6 +280,86 @@ describe("a failed commit", () => {
   }
 });
 
+describe("header calls after a failed commit answered the request", () => {
+  for (const failure of [
+    { name: "an async commit rejecting", store: () => new FailingCommitStore() },
+    { name: "a synchronous commit throwing", store: () => new ThrowingCommitStore() },
+  ]) {
+    it(
+      `are absorbed like the handler's output: no ERR_HTTP_HEADERS_SENT, the error answer unchanged (${failure.name})`,
+      T,
+      async () => {
+        const thrown: string[] = [];
+        let later!: Promise<void>;
+        const app = await serve(failure.store(), (session, _req, res) => {
+          session!.put("k", "v");
+          // A head Node refuses: the handler recovers and answers later (bare: 400 "late").
+          try {
+            res.writeHead(99);
+          } catch {
+            // as without a session
+          }
+          later = new Promise((resolve) => {
+            setTimeout(() => {
+              try {
+                res.setHeader("X-Late", "1");
+                res.appendHeader("X-Late", "2");
+                res.setHeaders(new Map([["X-Later", "3"]]));
+                res.removeHeader("Content-Type");
+                res.statusCode = 400;
+                res.end("late");
+              } catch (err) {
+                thrown.push((err as Error).message);
+              }
+              resolve();
+            }, 30);
+          });
+        });
+        try {
+          const res = await processErrors.race(request(app.url));
+          await later;
+          await settle();
+          assert.deepEqual(
+            {
+              status: res.status,
+              late: res.headers["x-late"],
+              later: res.headers["x-later"],
+              thrown,
+            },
+            { status: 500, late: undefined, later: undefined, thrown: [] },
+          );
+        } finally {
+          await app.close();
+        }
+      },
+    );
+  }
+
+  it("on bare node:http the same handler answers 400", T, async () => {
+    const app = await serve(undefined, (_session, _req, res) => {
+      try {
+        res.writeHead(99);
+      } catch {
+        // refused
+      }
+      setTimeout(() => {
+        res.setHeader("X-Late", "1");
+        res.statusCode = 400;
+        res.end("late");
+      }, 30);
+    });
+    try {
+      const res = await request(app.url);
+      assert.deepEqual(
+        { status: res.status, late: res.headers["x-late"] },
+        { status: 400, late: "1" },
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("destroy() without await", () => {
   const signOut: Route = (session, req, res) => {
     if (req.url === "/get") {
