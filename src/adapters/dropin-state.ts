@@ -190,6 +190,25 @@ export class DropInState<Data extends object = SessionData> {
     session.setDeadline(new Date(options.now() + ms));
   }
 
+  /**
+   * The peers' `save()`: writes the session to the store now, as express-session and
+   * @fastify/session do (a `reload()` then reads it back, and a session saved after its
+   * response went out — a socket.io handler's — is kept). The response still commits it before
+   * its first byte if it changes again, and sends the cookie.
+   * @returns the store's commit, or undefined when there is nothing to write (unmodified,
+   *   destroyed or detached).
+   * @throws CodecError naming the key when a value cannot be stored.
+   */
+  commitNow(): Promise<void> | undefined {
+    if (this.target === null) return undefined;
+    this.prepareSave();
+    const session = this.session;
+    if (session.status !== "modified") return undefined;
+    return this.manager.commit(session).then(() => {
+      this.changed = false;
+    });
+  }
+
   /** This session's maxAge under the peers' expiry: its own when it set one, else the entry's. */
   #span(peer: PeerExpiry): number | "session" {
     const own = sessionInternals.values(this.session)[MAX_AGE_KEY];

@@ -165,17 +165,24 @@ class ExpressSessionObject implements ExpressDropInSession {
   }
 
   /**
-   * Takes the data in; it is committed before the response's first byte (only if it changed),
-   * so the callback runs at once and a redirect made in it carries the saved session.
+   * Writes the session to the store now, as express-session does; the callback gets the
+   * store's error, if any. The response commits it again only if it changes after this.
    */
   save(callback?: Callback): this {
-    let error: unknown;
+    let saving: Promise<void> | undefined;
     try {
-      if (this.#state.target === this) this.#state.sync();
+      if (this.#state.target === this) saving = this.#state.commitNow();
     } catch (err) {
-      error = err;
+      later(callback, err);
+      return this;
     }
-    later(callback, error);
+    if (saving === undefined) later(callback);
+    else {
+      saving.then(
+        () => later(callback),
+        (err: unknown) => later(callback, err),
+      );
+    }
     return this;
   }
 

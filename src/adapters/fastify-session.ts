@@ -226,11 +226,12 @@ class FastifySessionObject {
     );
   }
 
+  /** Writes the session to the store now, as @fastify/session does. */
   save(callback?: Callback): Promise<void> | undefined {
-    return callbackOrPromise(() => {
-      if (this.#state.target === this) this.#state.sync();
-      return undefined;
-    }, callback);
+    return callbackOrPromise(
+      () => (this.#state.target === this ? this.#state.commitNow() : undefined),
+      callback,
+    );
   }
 
   options(options: Record<string, unknown>): void {

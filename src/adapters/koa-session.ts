@@ -181,11 +181,12 @@ class KoaSessionObject implements KoaDropInSession {
     return this.#state.token();
   }
 
+  /** Writes the session to the store now, as koa-session 7 does. */
   save(callback?: Callback): Promise<void> | undefined {
-    return callbackOrPromise(() => {
-      if (this.#state.target === this) this.#state.sync();
-      return undefined;
-    }, callback);
+    return callbackOrPromise(
+      () => (this.#state.target === this ? this.#state.commitNow() : undefined),
+      callback,
+    );
   }
 
   regenerate(callback?: Callback): Promise<void> | undefined {

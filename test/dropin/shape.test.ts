@@ -36,6 +36,7 @@ const setSession = (req: Request, value: unknown) => {
 
 function expressApp(variant: Variant) {
   const app = express();
+  const lateSaves: string[] = [];
   const store = new MemStore({ cleanupInterval: 0 });
   if (variant === "ours")
     app.use(expressDropIn({ store, cookie: { maxAge: 60_000 }, unset: "destroy" }));
@@ -98,6 +99,39 @@ function expressApp(variant: Variant) {
   app.get("/reload", (req, res, next) => {
     sessionOf(req).a = 2;
     sessionOf(req).reload((err) => (err ? next(err) : res.json({ a: sessionOf(req).a ?? null })));
+  });
+  app.get("/save-reload", (req, res, next) => {
+    sessionOf(req).a = 2;
+    sessionOf(req).save((err) => {
+      if (err) return next(err);
+      sessionOf(req).reload((e) => (e ? next(e) : res.json({ a: sessionOf(req).a ?? null })));
+    });
+  });
+  app.get("/regenerate-save-reload", (req, res, next) => {
+    sessionOf(req).regenerate((err) => {
+      if (err) return next(err);
+      sessionOf(req).a = 3;
+      sessionOf(req).save((e) => {
+        if (e) return next(e);
+        sessionOf(req).reload((r) => (r ? next(r) : res.json({ a: sessionOf(req).a ?? null })));
+      });
+    });
+  });
+  app.get("/save-after-response", (req, res) => {
+    const session = sessionOf(req);
+    res.json({ ok: true });
+    // As a socket.io handler does with the handshake's session, long after its response.
+    res.on("finish", () => {
+      setTimeout(() => {
+        session.late = 1;
+        session.save((err) => {
+          lateSaves.push(err === undefined || err === null ? "saved" : String(err));
+        });
+      }, 20);
+    });
+  });
+  app.get("/late", (req, res) => {
+    res.json({ late: sessionOf(req).late ?? null, saves: lateSaves });
   });
   app.get("/destroy", (req, res, next) => {
     sessionOf(req).destroy((err) =>
@@ -178,6 +212,28 @@ for (const variant of VARIANTS) {
       await browser.send("/set?a=1");
       assert.deepEqual((await browser.send("/reload")).json(), { a: 1 });
       assert.deepEqual((await browser.send("/get")).json(), { a: 1 });
+    });
+
+    test("save(cb) writes the store now: a reload(cb) after it reads what was saved", async () => {
+      const browser = server.browser();
+      await browser.send("/set?a=1");
+      assert.deepEqual((await browser.send("/save-reload")).json(), { a: 2 });
+      assert.deepEqual((await browser.send("/get")).json(), { a: 2 });
+      assert.deepEqual((await browser.send("/regenerate-save-reload")).json(), { a: 3 });
+      assert.deepEqual((await browser.send("/get")).json(), { a: 3 });
+    });
+
+    test("save(cb) after the response went out (a socket.io handler's) is kept", async () => {
+      const browser = server.browser();
+      await browser.send("/set?a=1");
+      await browser.send("/save-after-response");
+      const until = Date.now() + 3000;
+      let late = (await browser.send("/late")).json();
+      while ((late.saves as string[]).length === 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+        late = (await browser.send("/late")).json();
+      }
+      assert.deepEqual((await browser.send("/late")).json(), { late: 1, saves: ["saved"] });
     });
 
     test("destroy(cb) unsets req.session and kills the token", async () => {
@@ -275,6 +331,19 @@ async function fastifyApp(variant: Variant): Promise<FastifyInstance> {
     await fastifySessionOf(request)?.destroy();
     return { session: fastifySessionOf(request) };
   });
+  app.get("/save-reload", async (request) => {
+    const session = fastifySessionOf(request) as unknown as {
+      set(k: string, v: unknown): void;
+      save(): Promise<void>;
+      reload(): Promise<void>;
+      isModified(): boolean;
+    };
+    session.set("a", 5);
+    await session.save();
+    const modified = session.isModified();
+    await session.reload();
+    return { a: fastifySessionOf(request)?.get("a") ?? null, modified };
+  });
   await app.listen({ port: 0, host: "127.0.0.1" });
   return app;
 }
@@ -312,6 +381,13 @@ for (const variant of VARIANTS) {
       assert.deepEqual((await b.send("/regenerate")).json(), { replaced: true, a: null, b: 2 });
       assert.notEqual(b.token, before);
       assert.deepEqual((await b.send("/get", { as: before })).json(), { a: null, b: null });
+    });
+
+    test("await save() writes the store now: not modified after it, and a reload() reads it back", async () => {
+      const b = browser();
+      await b.send("/set");
+      assert.deepEqual((await b.send("/save-reload")).json(), { a: 5, modified: false });
+      assert.deepEqual((await b.send("/get")).json(), { a: 5, b: 2 });
     });
 
     test("destroy() sets request.session to null and kills the token", async () => {
