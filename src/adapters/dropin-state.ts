@@ -302,15 +302,21 @@ export class DropInState<Data extends object = SessionData> {
   /**
    * Re-reads the session from the store, dropping what this request changed and has not
    * mirrored yet, and fills `target` with it.
+   * @param missingIsEmpty a session not in the store reloads as empty (@fastify/session)
+   *   instead of rejecting (express-session).
    * @returns a Promise settled when done; rejects when the session is not in the store.
    */
-  async reload(target: object): Promise<void> {
+  async reload(target: object, missingIsEmpty = false): Promise<void> {
     const token = this.session.token;
     const stored = token === "" ? undefined : await this.manager.load(token);
-    if (stored === undefined || stored.token === "") {
+    let values: Values;
+    if (stored !== undefined && stored.token !== "") {
+      values = sessionInternals.values(stored) as Values;
+    } else if (missingIsEmpty) {
+      values = emptyValues();
+    } else {
       throw new Error("failed to load session");
     }
-    const values = sessionInternals.values(stored) as Values;
     const copy: Values = {};
     for (const key of Object.keys(values)) {
       defineOwnData(copy, key, values[key]);

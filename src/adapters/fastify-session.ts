@@ -221,7 +221,7 @@ class FastifySessionObject {
   reload(callback?: Callback): Promise<void> | undefined {
     const next = new FastifySessionObject(this.#state, this.#request);
     return callbackOrPromise(
-      () => this.#state.reload(next).then(() => setSession(this.#request, next)),
+      () => this.#state.reload(next, true).then(() => setSession(this.#request, next)),
       callback,
     );
   }

@@ -331,6 +331,10 @@ async function fastifyApp(variant: Variant): Promise<FastifyInstance> {
     await fastifySessionOf(request)?.destroy();
     return { session: fastifySessionOf(request) };
   });
+  app.get("/reload-new", async (request) => {
+    await (fastifySessionOf(request) as unknown as { reload(): Promise<void> }).reload();
+    return { a: fastifySessionOf(request)?.get("a") ?? null };
+  });
   app.get("/save-reload", async (request) => {
     const session = fastifySessionOf(request) as unknown as {
       set(k: string, v: unknown): void;
@@ -381,6 +385,16 @@ for (const variant of VARIANTS) {
       assert.deepEqual((await b.send("/regenerate")).json(), { replaced: true, a: null, b: 2 });
       assert.notEqual(b.token, before);
       assert.deepEqual((await b.send("/get", { as: before })).json(), { a: null, b: null });
+    });
+
+    test("reload() of a session never stored resolves with it empty, and sends no cookie", async () => {
+      const b = browser();
+      const res = await b.send("/reload-new");
+      assert.deepEqual(
+        { status: res.status, body: res.json() },
+        { status: 200, body: { a: null } },
+      );
+      assert.equal(b.token, undefined);
     });
 
     test("await save() writes the store now: not modified after it, and a reload() reads it back", async () => {
