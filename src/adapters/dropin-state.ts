@@ -24,6 +24,7 @@ import {
   sessionInternals,
 } from "../session.ts";
 import { generateToken, hashToken } from "../token.ts";
+import { jsonShaped } from "./json-shaped.ts";
 
 /** The deadline every comparison encoding carries, so only the values decide. */
 const EPOCH = new Date(0);
@@ -232,10 +233,22 @@ export class DropInState<Data extends object = SessionData> {
   sync(): void {
     const target = this.target;
     if (target === null) return;
-    const data = dataOf(target);
+    let data = dataOf(target);
     const before = this.#snapshot;
     if (data === undefined && before === undefined) return;
-    const bytes = data === undefined ? undefined : this.#codec.encode(EPOCH, data);
+    let bytes: Uint8Array | undefined;
+    if (data !== undefined) {
+      try {
+        bytes = this.#codec.encode(EPOCH, data);
+      } catch (err) {
+        // A value the codec refuses: what the peers' JSON stores keep of it, when it has a
+        // toJSON (a Mongoose document, an ObjectId...); anything else is still refused.
+        const plain = jsonShaped(data);
+        if (plain === data) throw err;
+        data = plain;
+        bytes = this.#codec.encode(EPOCH, data);
+      }
+    }
     if (bytes !== undefined && before !== undefined && equalBytes(bytes, before)) return;
     const old = before === undefined ? emptyValues() : this.#codec.decode(before).values;
     const session = this.session as unknown as Session<SessionData>;

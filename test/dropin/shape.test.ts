@@ -20,6 +20,34 @@ const fastifyCookie = require("@fastify/cookie") as (...args: unknown[]) => void
 const peerFastifySession = require("@fastify/session") as (...args: unknown[]) => void;
 
 type Cb = (err?: unknown) => void;
+
+/** A model object as ORMs return them (a Mongoose document, say): a class with toJSON. */
+class UserDocument {
+  constructor(
+    readonly id: string,
+    readonly name: string,
+  ) {}
+  greet(): string {
+    return `hello ${this.name}`;
+  }
+  toJSON(): Record<string, unknown> {
+    return { id: this.id, name: this.name, kind: "user" };
+  }
+}
+
+/** A value type that serializes to a string (a Decimal, a Luxon date). */
+class Money {
+  constructor(readonly cents: number) {}
+  toJSON(): string {
+    return (this.cents / 100).toFixed(2);
+  }
+}
+
+/** What the next request reads back of a session holding those objects, as JSON. */
+const STORED_DOCUMENTS = {
+  user: { id: "u1", name: "alice", kind: "user" },
+  cart: { items: [{ price: "5.00", qty: 1 }] },
+};
 /** req.session as express-session shapes it. */
 type ExpressShape = Record<string, unknown> & {
   id: string;
@@ -99,6 +127,14 @@ function expressApp(variant: Variant) {
   app.get("/reload", (req, res, next) => {
     sessionOf(req).a = 2;
     sessionOf(req).reload((err) => (err ? next(err) : res.json({ a: sessionOf(req).a ?? null })));
+  });
+  app.get("/documents", (req, res) => {
+    sessionOf(req).user = new UserDocument("u1", "alice");
+    sessionOf(req).cart = { items: [{ price: new Money(500), qty: 1 }] };
+    res.json({ ok: true });
+  });
+  app.get("/documents-read", (req, res) => {
+    res.json({ user: sessionOf(req).user ?? null, cart: sessionOf(req).cart ?? null });
   });
   app.get("/save-reload", (req, res, next) => {
     sessionOf(req).a = 2;
@@ -212,6 +248,12 @@ for (const variant of VARIANTS) {
       await browser.send("/set?a=1");
       assert.deepEqual((await browser.send("/reload")).json(), { a: 1 });
       assert.deepEqual((await browser.send("/get")).json(), { a: 1 });
+    });
+
+    test("objects with toJSON (ORM documents, decimals) are stored as their JSON", async () => {
+      const browser = server.browser();
+      assert.equal((await browser.send("/documents")).status, 200);
+      assert.deepEqual((await browser.send("/documents-read")).json(), STORED_DOCUMENTS);
     });
 
     test("save(cb) writes the store now: a reload(cb) after it reads what was saved", async () => {
@@ -331,6 +373,15 @@ async function fastifyApp(variant: Variant): Promise<FastifyInstance> {
     await fastifySessionOf(request)?.destroy();
     return { session: fastifySessionOf(request) };
   });
+  app.get("/documents", async (request) => {
+    fastifySessionOf(request)?.set("user", new UserDocument("u1", "alice"));
+    fastifySessionOf(request)?.set("cart", { items: [{ price: new Money(500), qty: 1 }] });
+    return { ok: true };
+  });
+  app.get("/documents-read", async (request) => {
+    const session = fastifySessionOf(request);
+    return { user: session?.get("user") ?? null, cart: session?.get("cart") ?? null };
+  });
   app.get("/reload-new", async (request) => {
     await (fastifySessionOf(request) as unknown as { reload(): Promise<void> }).reload();
     return { a: fastifySessionOf(request)?.get("a") ?? null };
@@ -385,6 +436,12 @@ for (const variant of VARIANTS) {
       assert.deepEqual((await b.send("/regenerate")).json(), { replaced: true, a: null, b: 2 });
       assert.notEqual(b.token, before);
       assert.deepEqual((await b.send("/get", { as: before })).json(), { a: null, b: null });
+    });
+
+    test("objects with toJSON (ORM documents, decimals) are stored as their JSON", async () => {
+      const b = browser();
+      assert.equal((await b.send("/documents")).status, 200);
+      assert.deepEqual((await b.send("/documents-read")).json(), STORED_DOCUMENTS);
     });
 
     test("reload() of a session never stored resolves with it empty, and sends no cookie", async () => {
