@@ -36,7 +36,7 @@ import { Session, type SessionData } from "../session.ts";
 import type { RegisteredData } from "./common.ts";
 import { type DropInBaseOptions, type PeerOptionTable, resolveDropIn } from "./dropin-options.ts";
 import { type Callback, callbackOrPromise, DropInState, SessionCookie } from "./dropin-state.ts";
-import { fastifySession as scsFastifySession } from "./fastify.ts";
+import { installSessionHooks } from "./fastify-hooks.ts";
 
 /**
  * Data keys declared under scs-ts's name; they join Fastify's `Session` (declare them there,
@@ -270,7 +270,9 @@ function setSession(request: FastifyRequest, value: FastifySessionObject | null)
  * The Fastify plugin, in place of `@fastify/cookie` + `@fastify/session`:
  * `await app.register(fastifySession, { sessions })`. It is not encapsulated and carries the
  * name `@fastify/session`, so plugins that depend on that name or on the `session` request
- * decorator accept it. Errors and failed requests are handled as `scs-ts/fastify` does.
+ * decorator accept it. Errors are handled as `scs-ts/fastify` does; a 404 or a 5xx commits
+ * nothing, and a thrown handler is judged by its error reply's status (a redirect or a 4xx
+ * keeps the session's changes, as @fastify/session saves an error handler's reply).
  * @param fastify the instance `register` passes.
  * @param options `{ sessions }`, or SessionManager options with @fastify/session's names
  *   (`cookieName`, `cookie.maxAge`, `rolling`...). See {@link FastifySessionOptions}.
@@ -307,25 +309,34 @@ function fastifySession<Data extends object = SessionData>(
     next(null, payload);
   });
 
-  scsFastifySession(fastify, { sessions, header: options?.header }, (err?: Error) => {
-    if (err !== undefined) {
-      done(err);
-      return;
-    }
-    // After scs-ts/fastify's onRequest, which put the scs-ts session on the request.
-    fastify.addHook("onRequest", (request, _reply, next: HookHandlerDoneFunction) => {
-      const loaded = (request as { session: unknown }).session;
-      if (loaded instanceof Session) {
-        const state = new DropInState(sessions, loaded as Session<Data>) as unknown as DropInState;
-        const object = new FastifySessionObject(state, request);
-        state.fill(object);
-        (request as DropInLinked)[kDropIn] = state;
-        setSession(request, object);
+  // An error reply keeps the session changes when its status allows, as @fastify/session saves it.
+  installSessionHooks(
+    fastify,
+    { sessions, header: options?.header },
+    (err?: Error) => {
+      if (err !== undefined) {
+        done(err);
+        return;
       }
-      next();
-    });
-    done();
-  });
+      // After scs-ts/fastify's onRequest, which put the scs-ts session on the request.
+      fastify.addHook("onRequest", (request, _reply, next: HookHandlerDoneFunction) => {
+        const loaded = (request as { session: unknown }).session;
+        if (loaded instanceof Session) {
+          const state = new DropInState(
+            sessions,
+            loaded as Session<Data>,
+          ) as unknown as DropInState;
+          const object = new FastifySessionObject(state, request);
+          state.fill(object);
+          (request as DropInLinked)[kDropIn] = state;
+          setSession(request, object);
+        }
+        next();
+      });
+      done();
+    },
+    true,
+  );
 }
 
 // Not encapsulated, and named as the plugin it replaces (fastify-plugin's metadata).

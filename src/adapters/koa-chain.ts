@@ -30,13 +30,16 @@ export type ExposeSession<Data extends object> = (
 /**
  * Builds the Koa middleware of one entry around `expose`. Load and commit errors are thrown
  * into Koa's error path unless the manager has `onError`, which then answers on `ctx.res`; a
- * thrown downstream middleware, a 404 or a 5xx never commit a session changed on the way.
+ * 404 or a 5xx never commit a session changed on the way, nor does a thrown downstream
+ * middleware unless `keepOnThrow` (the drop-in, as koa-session: the answer an upstream error
+ * handler makes decides, by its status).
  * @returns the middleware.
  */
 export function koaSessionChain<Data extends object>(
   core: SessionCore<Data>,
   transport: Transport,
   expose: ExposeSession<Data>,
+  keepOnThrow = false,
 ): Middleware {
   // Koa's error path is a throw; onError answers on the raw response and Koa stays out of it.
   const fail = (ctx: ParameterizedContext, err: unknown): void => {
@@ -63,7 +66,9 @@ export function koaSessionChain<Data extends object>(
     return next().then(
       () => saveAfterDownstream(ctx, state),
       (err: unknown) => {
-        abandonSessions(state); // a throw from downstream commits nothing
+        // A throw from downstream commits nothing; with keepOnThrow the response's status
+        // decides when it is written (an error handler's redirect commits, a 5xx does not).
+        if (!keepOnThrow) abandonSessions(state);
         throw err;
       },
     );

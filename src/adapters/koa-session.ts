@@ -260,8 +260,9 @@ function isApp(value: unknown): value is KoaApplication {
 /**
  * Builds the middleware, in place of koa-session's `session(options, app)` (or
  * `session(app, options)`). Load and commit errors are thrown into Koa's error path unless the
- * manager has `onError`. A thrown downstream middleware, a 404 or a 5xx never commit a session
- * changed on the way.
+ * manager has `onError`. A 404 or a 5xx never commit a session changed on the way; after a
+ * thrown downstream middleware the answer an upstream error handler makes decides, by its
+ * status, as koa-session commits after a throw too (a flash set before a redirect is kept).
  * @param options `{ sessions }`, or SessionManager options with koa-session's names (`key`,
  *   `maxAge`, `rolling`...). See {@link KoaSessionOptions}.
  * @param app the Koa application, accepted as koa-session takes it (not needed).
@@ -290,18 +291,23 @@ function session<Data extends object = SessionData>(
   );
   const core = coreOf<Data>(sessions);
 
-  return koaSessionChain(core, transport, (ctx, loaded) => {
-    const state = new DropInState(sessions, loaded) as unknown as DropInState;
-    state.fill(new KoaSessionObject(state));
-    (ctx as DropInContext)[kDropIn] = state;
-    Object.defineProperty(ctx, "session", {
-      get: getSession,
-      set: setSession,
-      enumerable: true,
-      configurable: true,
-    });
-    return () => state.prepareSave();
-  });
+  return koaSessionChain(
+    core,
+    transport,
+    (ctx, loaded) => {
+      const state = new DropInState(sessions, loaded) as unknown as DropInState;
+      state.fill(new KoaSessionObject(state));
+      (ctx as DropInContext)[kDropIn] = state;
+      Object.defineProperty(ctx, "session", {
+        get: getSession,
+        set: setSession,
+        enumerable: true,
+        configurable: true,
+      });
+      return () => state.prepareSave();
+    },
+    true,
+  );
 }
 
 export default session;
