@@ -43,6 +43,7 @@ import {
   resolveDropIn,
 } from "./dropin-options.ts";
 import { type Callback, DropInState, dropInToken, SessionCookie } from "./dropin-state.ts";
+import { ExpressSessionStore } from "./express-session-store.ts";
 
 /** `req.session.cookie`, as express-session's `Cookie` types it. */
 export interface ExpressDropInCookie {
@@ -116,7 +117,7 @@ export type ExpressSessionMiddleware = (
   next: ExpressNext,
 ) => void;
 
-type SessionRequest = IncomingMessage & { session?: unknown };
+type SessionRequest = IncomingMessage & { session?: unknown; sessionStore?: unknown };
 
 function later(callback: Callback | undefined, err?: unknown): void {
   if (typeof callback === "function") process.nextTick(callback, err);
@@ -240,6 +241,7 @@ function session<Data extends object = SessionData>(
     );
   }
   const core = coreOf<Data>(sessions);
+  const sessionStore = new ExpressSessionStore<Data>(sessions);
   // One getter for every request (V8 shares the map transition of an accessor defined with the
   // same function; a closure per request gave each request a map of its own, which cost the
   // garbage collector more than the rest of the drop-in). It finds the request's session the
@@ -260,6 +262,7 @@ function session<Data extends object = SessionData>(
     state.fill(object);
     // Own properties: they survive the prototype resets of mounted sub-apps.
     req.session = object;
+    req.sessionStore = sessionStore;
     Object.defineProperty(req, "sessionID", {
       get: sessionID,
       enumerable: true,
