@@ -121,6 +121,8 @@ export class DropInState<Data extends object = SessionData> {
   #snapshot: Uint8Array | undefined;
   /** The peers' expiry, when the drop-in built the manager from the peer's options. */
   readonly #peer: PeerExpiry | undefined;
+  /** The session's change count when {@link prepareSave} last moved its deadline. */
+  #prepared = -1;
 
   constructor(manager: SessionManager<Data>, session: Session<Data>) {
     this.manager = manager;
@@ -183,12 +185,16 @@ export class DropInState<Data extends object = SessionData> {
     const status = session.status;
     if (status === "destroyed") return;
     if (status !== "modified" && !(peer.rolling && !this.isNew && session.token !== "")) return;
+    // Once per change: the guard asks again before the head (is the session stale?), and a
+    // deadline moved then would be a change of its own, and so on without end.
+    if (sessionInternals.changes(session) === this.#prepared) return;
     const span = this.#span(peer);
     const persistent = span !== "session";
     if (session.remembered !== persistent) session.rememberMe(persistent);
     const options = this.manager.options;
     const ms = span === "session" ? options.lifetime : span;
     session.setDeadline(new Date(options.now() + ms));
+    this.#prepared = sessionInternals.changes(session);
   }
 
   /**

@@ -16,8 +16,10 @@ import Koa, { type Context } from "koa";
 import expressDropIn from "../../src/adapters/express-session.ts";
 import fastifyDropIn from "../../src/adapters/fastify-session.ts";
 import koaDropIn from "../../src/adapters/koa-session.ts";
+import type { Store } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
-import { Browser, type Reply, start, TEST_TIMEOUT, VARIANTS, type Variant } from "./harness.ts";
+import { SlowStore } from "../helpers/stores.ts";
+import { Browser, type Reply, start, TEST_TIMEOUT, type Variant } from "./harness.ts";
 
 const require = createRequire(import.meta.url);
 const expressSession = require("express-session") as typeof import("express-session");
@@ -34,6 +36,8 @@ const REMEMBERED = 60_000;
 
 interface Config {
   rolling: boolean;
+  /** Our entries' store: MemStore (answers at once) or one that answers later. */
+  store: () => Store;
 }
 
 /** What every framework's app answers, written once per framework against the peer's API. */
@@ -48,6 +52,11 @@ type Data = Record<string, unknown> & { n?: number };
 function memStore(): MemStore {
   return new MemStore({ cleanupInterval: 0 });
 }
+
+const STORES = [
+  { name: "MemStore", store: memStore },
+  { name: "an async store", store: (): Store => new SlowStore(5) },
+];
 
 /** An external store for koa-session, kept in a Map. */
 function mapStore() {
@@ -69,7 +78,11 @@ async function expressApp(variant: Variant, config: Config): Promise<Running> {
   const app = express();
   if (variant === "ours") {
     app.use(
-      expressDropIn({ store: memStore(), cookie: { maxAge: MAX_AGE }, rolling: config.rolling }),
+      expressDropIn({
+        store: config.store(),
+        cookie: { maxAge: MAX_AGE },
+        rolling: config.rolling,
+      }),
     );
   } else {
     app.use(
@@ -112,7 +125,7 @@ async function fastifyApp(variant: Variant, config: Config): Promise<Running> {
   const app = Fastify();
   const cookie = { secure: false, maxAge: MAX_AGE };
   if (variant === "ours") {
-    await app.register(fastifyDropIn, { store: memStore(), cookie, rolling: config.rolling });
+    await app.register(fastifyDropIn, { store: config.store(), cookie, rolling: config.rolling });
   } else {
     await app.register(fastifyCookie as never);
     await app.register(peerFastifySession as never, {
@@ -153,7 +166,7 @@ async function koaApp(variant: Variant, config: Config): Promise<Running> {
   const app = new Koa();
   app.keys = ["a test key"]; // koa-session signs its cookie
   const options = { maxAge: MAX_AGE, rolling: config.rolling };
-  if (variant === "ours") app.use(koaDropIn({ store: memStore(), ...options }, app));
+  if (variant === "ours") app.use(koaDropIn({ store: config.store(), ...options }, app));
   else app.use(koaSession({ store: mapStore(), ...options }, app));
   const sessionOf = (ctx: Context) => (ctx as unknown as { session: KoaShape }).session;
   app.use((ctx) => {
@@ -192,12 +205,23 @@ function lifetimeOf(reply: Reply, name: string): number | null {
   return expires === null ? null : (Date.parse(expires[1] ?? "") - Date.now()) / 1000;
 }
 
+/** Each side of a scenario: the peer, and our entry on each kind of store. */
+interface Run {
+  variant: Variant;
+  storeName: string;
+  store: () => Store;
+}
+const RUNS: Run[] = [
+  ...STORES.map((s): Run => ({ variant: "ours", storeName: ` on ${s.name}`, store: s.store })),
+  { variant: "peer", storeName: "", store: memStore },
+];
+
 for (const framework of FRAMEWORKS) {
-  for (const variant of VARIANTS) {
-    const label = variant === "ours" ? framework.ours : framework.peer;
+  for (const { variant, storeName, store } of RUNS) {
+    const label = `${variant === "ours" ? framework.ours : framework.peer}${storeName}`;
     describe(`session expiry, ${label}`, { timeout: TEST_TIMEOUT, concurrency: true }, () => {
       test("a session changed on every request lives maxAge from its latest change, not from its start", async () => {
-        const app = await framework.build(variant, { rolling: false });
+        const app = await framework.build(variant, { rolling: false, store });
         try {
           const browser = app.browser();
           const seen: unknown[] = [];
@@ -215,7 +239,7 @@ for (const framework of FRAMEWORKS) {
       });
 
       test("a session's own maxAge (remember me) outlives the configured one, with rolling too", async () => {
-        const app = await framework.build(variant, { rolling: true });
+        const app = await framework.build(variant, { rolling: true, store });
         try {
           const browser = app.browser();
           const signIn = await browser.send("/remember");
@@ -239,7 +263,7 @@ for (const framework of FRAMEWORKS) {
 
       if (framework.name === "koa") {
         test('ctx.session.maxAge = "session" gives this session a browser-session cookie', async () => {
-          const app = await framework.build(variant, { rolling: false });
+          const app = await framework.build(variant, { rolling: false, store });
           try {
             const browser = app.browser();
             const signIn = await browser.send("/browser-session");
