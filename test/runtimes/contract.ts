@@ -28,9 +28,13 @@ export function sessionCases(base: BaseUrl, prefix: string, failedBody: RegExp |
     assert.equal(put.setCookie.length, 1);
     const cookie = put.setCookie[0] as string;
     assert.match(cookie, /^session=[\w-]{43}; /);
-    for (const attribute of ["Path=/", "Max-Age=86400", "HttpOnly", "SameSite=Lax"]) {
+    for (const attribute of ["Path=/", "HttpOnly", "SameSite=Lax"]) {
       assert.ok(cookie.split("; ").includes(attribute), `${attribute} in ${cookie}`);
     }
+    // The lifetime left when the cookie is built: a second less when the store (rqlite on a
+    // busy machine) took over half a second to commit.
+    const maxAge = Number(/; Max-Age=(\d+)/.exec(cookie)?.[1]);
+    assert.ok(maxAge >= 86_398 && maxAge <= 86_400, `Max-Age of a day in ${cookie}`);
     assert.match(String(put.headers.vary), /\bCookie\b/);
     assert.match(String(put.headers["cache-control"]), /no-cache="Set-Cookie"/);
     const got = await fetchText(await url("get"), { headers: { cookie: cookiePair(cookie) } });
