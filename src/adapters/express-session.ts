@@ -242,6 +242,7 @@ function session<Data extends object = SessionData>(
   }
   const core = coreOf<Data>(sessions);
   const sessionStore = new ExpressSessionStore<Data>(sessions);
+  const requestProperties = Object.freeze({ sessionStore });
   // One getter for every request (V8 shares the map transition of an accessor defined with the
   // same function; a closure per request gave each request a map of its own, which cost the
   // garbage collector more than the rest of the drop-in). It finds the request's session the
@@ -262,7 +263,8 @@ function session<Data extends object = SessionData>(
     state.fill(object);
     // Own properties: they survive the prototype resets of mounted sub-apps.
     req.session = object;
-    req.sessionStore = sessionStore;
+    // Set before Express's prototypes from the app's second request on (prepareExpressApp).
+    if (req.sessionStore !== sessionStore) req.sessionStore = sessionStore;
     Object.defineProperty(req, "sessionID", {
       get: sessionID,
       enumerable: true,
@@ -285,7 +287,7 @@ function session<Data extends object = SessionData>(
   };
 
   return function scsExpressSessionDropIn(req: SessionRequest, res, next): void {
-    prepareExpressApp(req);
+    prepareExpressApp(req, requestProperties);
     if (req.session instanceof ExpressSessionObject) {
       next(); // already loaded, by this middleware mounted twice (express-session does so too)
       return;

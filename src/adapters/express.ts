@@ -149,9 +149,12 @@ function flushHeaders(this: ServerResponse, ...args: unknown[]): unknown {
  * methods are when the middleware runs). Own properties, so sub-apps keep them; a request that
  * never reaches the middleware keeps the stand-ins, which change nothing. Takes effect from
  * the app's next request on; the app instance's `handle` is wrapped once, no prototype is
- * touched.
+ * touched. `requestProperties` (the drop-in's `sessionStore`) are set on each request too.
  */
-export function prepareExpressApp(req: IncomingMessage): void {
+export function prepareExpressApp(
+  req: IncomingMessage,
+  requestProperties?: Readonly<Record<string, unknown>>,
+): void {
   const app = (req as { app?: { handle?: unknown } }).app;
   if ((typeof app !== "object" && typeof app !== "function") || app === null) return;
   if (prepared.has(app)) return;
@@ -167,6 +170,7 @@ export function prepareExpressApp(req: IncomingMessage): void {
       own.flushHeaders = flushHeaders;
       linkRequestState([req, res]);
       (req as { session?: unknown }).session = undefined;
+      if (requestProperties !== undefined) Object.assign(req, requestProperties);
     }
     return (handle as Handle).call(this, req, res, ...rest);
   } satisfies Handle;
