@@ -15,8 +15,10 @@ import Koa, { type Context } from "koa";
 import expressDropIn from "../../src/adapters/express-session.ts";
 import fastifyDropIn from "../../src/adapters/fastify-session.ts";
 import koaDropIn from "../../src/adapters/koa-session.ts";
+import type { Store } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
-import { Browser, start, TEST_TIMEOUT, VARIANTS, type Variant } from "./harness.ts";
+import { SlowStore } from "../helpers/stores.ts";
+import { Browser, start, TEST_TIMEOUT, type Variant } from "./harness.ts";
 
 const require = createRequire(import.meta.url);
 const expressSession = require("express-session") as typeof import("express-session");
@@ -46,7 +48,19 @@ class HttpError extends Error {
 
 type Data = Record<string, unknown> & { failed?: number; flash?: string };
 
-const memStore = () => new MemStore({ cleanupInterval: 0 });
+const memStore = (): Store => new MemStore({ cleanupInterval: 0 });
+
+/** Each side of a scenario: the peer, and our entry on each kind of store. */
+interface Run {
+  variant: Variant;
+  storeName: string;
+  store: () => Store;
+}
+const RUNS: Run[] = [
+  { variant: "ours", storeName: " on MemStore", store: memStore },
+  { variant: "ours", storeName: " on an async store", store: () => new SlowStore(5) },
+  { variant: "peer", storeName: "", store: memStore },
+];
 
 /** An external store for koa-session, kept in a Map. */
 function mapStore() {
@@ -62,9 +76,9 @@ function mapStore() {
   };
 }
 
-async function expressApp(variant: Variant): Promise<Running> {
+async function expressApp(variant: Variant, store: () => Store): Promise<Running> {
   const app = express();
-  if (variant === "ours") app.use(expressDropIn({ store: memStore() }));
+  if (variant === "ours") app.use(expressDropIn({ store: store() }));
   else {
     app.use(expressSession({ secret: "a test secret", resave: false, saveUninitialized: false }));
   }
@@ -93,10 +107,10 @@ async function expressApp(variant: Variant): Promise<Running> {
   return start(createServer(app), "connect.sid");
 }
 
-async function fastifyApp(variant: Variant): Promise<Running> {
+async function fastifyApp(variant: Variant, store: () => Store): Promise<Running> {
   const app = Fastify();
   if (variant === "ours") {
-    await app.register(fastifyDropIn, { store: memStore(), cookie: { secure: false } });
+    await app.register(fastifyDropIn, { store: store(), cookie: { secure: false } });
   } else {
     await app.register(fastifyCookie as never);
     await app.register(peerFastifySession as never, {
@@ -138,7 +152,7 @@ async function fastifyApp(variant: Variant): Promise<Running> {
   return { browser: () => new Browser(base, "sessionId"), close: () => app.close() };
 }
 
-async function koaApp(variant: Variant): Promise<Running> {
+async function koaApp(variant: Variant, store: () => Store): Promise<Running> {
   const app = new Koa();
   app.keys = ["a test key"]; // koa-session signs its cookie
   app.silent = true;
@@ -158,7 +172,7 @@ async function koaApp(variant: Variant): Promise<Running> {
       ctx.body = { error: e.message };
     }
   });
-  if (variant === "ours") app.use(koaDropIn({ store: memStore() }, app));
+  if (variant === "ours") app.use(koaDropIn({ store: store() }, app));
   else app.use(koaSession({ store: mapStore() }, app));
   app.use((ctx) => {
     const session = sessionOf(ctx);
@@ -188,13 +202,13 @@ const FRAMEWORKS = [
 ] as const;
 
 for (const framework of FRAMEWORKS) {
-  for (const variant of VARIANTS) {
-    const label = variant === "ours" ? framework.ours : framework.peer;
+  for (const { variant, storeName, store } of RUNS) {
+    const label = `${variant === "ours" ? framework.ours : framework.peer}${storeName}`;
     describe(`a thrown route answered by the error handler, ${label}`, {
       timeout: TEST_TIMEOUT,
     }, () => {
       test("a 401 keeps the route's change: a failed sign-in counter counts", async () => {
-        const app = await framework.build(variant);
+        const app = await framework.build(variant, store);
         try {
           const browser = app.browser();
           assert.equal((await browser.send("/sign-in")).status, 401);
@@ -206,7 +220,7 @@ for (const framework of FRAMEWORKS) {
       });
 
       test("a redirect keeps the route's change and the handler's flash message", async () => {
-        const app = await framework.build(variant);
+        const app = await framework.build(variant, store);
         try {
           const browser = app.browser();
           const res = await browser.send("/form");
@@ -224,7 +238,7 @@ for (const framework of FRAMEWORKS) {
 
       if (variant === "ours") {
         test("a 5xx keeps nothing the route changed", async () => {
-          const app = await framework.build(variant);
+          const app = await framework.build(variant, store);
           try {
             const browser = app.browser();
             assert.equal((await browser.send("/form?status=503")).status, 503);
