@@ -11,7 +11,7 @@ import type {
   HookHandlerDoneFunction,
 } from "fastify";
 import { coreOf, type SessionCore, type SessionHeader } from "../http/core.ts";
-import { type HeaderBag, setSessionHeaders } from "../http/headers.ts";
+import { type HeaderBag, ROUTE_ANSWER_HEADERS, setSessionHeaders } from "../http/headers.ts";
 import { bindSession, type SessionEntry, sessionEntryOf } from "../http/request-state.ts";
 import { resolveTransport, type Transport } from "../options.ts";
 import { type Session as ScsSession, sessionInternals } from "../session.ts";
@@ -94,6 +94,8 @@ export function installSessionHooks<Data extends object>(
     err: unknown,
   ): void => {
     entry.abandoned = true; // the error reply's own onSend commits nothing
+    // The route's answer will not be sent: not its representation, cookies, caching or redirect.
+    for (const name of ROUTE_ANSWER_HEADERS) reply.removeHeader(name);
     if (!ownErrors) {
       next(err as Error);
       return;

@@ -31,7 +31,7 @@ import { requestToken, saveForResponse } from "../fetch/request.ts";
 import { coreOf, type SessionHeader } from "../http/core.ts";
 import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
 import { attachSession } from "../http/handler.ts";
-import { REPRESENTATION_HEADERS } from "../http/headers.ts";
+import { ROUTE_ANSWER_HEADERS } from "../http/headers.ts";
 import { bindSession, type RequestState } from "../http/request-state.ts";
 import type { SessionManager } from "../manager.ts";
 import { resolveTransport, type Transport, type TransportOptions } from "../options.ts";
@@ -127,7 +127,12 @@ export function honoSession<Data extends object>(
     const env = c.env as NodeBindings | undefined;
     if (!ownErrors || env?.incoming === undefined || env.outgoing === undefined) throw err;
     core.handleError(err, env.incoming, env.outgoing);
-    return new Response(null, { headers: { [ALREADY_SENT]: "true" } });
+    const sent = new Response(null, { headers: { [ALREADY_SENT]: "true" } });
+    // node-server's own Response (it replaces the global one) has a fast path that writes
+    // without reading this header; reading the body makes it a plain Response, which node-server
+    // checks for the header (as its RESPONSE_ALREADY_SENT is).
+    void sent.body;
+    return sent;
   };
 
   /**
@@ -178,9 +183,9 @@ export function honoSession<Data extends object>(
   };
 
   const failCommit = (c: Context, err: unknown): void => {
-    // The route's body will not be sent; Hono copies these headers onto the error response.
-    for (const name of REPRESENTATION_HEADERS)
-      if (name !== "content-type") c.header(name, undefined);
+    // The route's answer will not be sent, and Hono copies its headers onto the error response:
+    // not its representation, cookies, caching or redirect.
+    for (const name of ROUTE_ANSWER_HEADERS) if (name !== "content-type") c.header(name, undefined);
     c.res = fail(c, err);
   };
 

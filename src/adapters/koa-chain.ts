@@ -11,7 +11,7 @@ import type { Middleware, ParameterizedContext } from "koa";
 import type { SessionCore } from "../http/core.ts";
 import { abandonSessions, saveBeforeOutput } from "../http/guard.ts";
 import { attachSession } from "../http/handler.ts";
-import { dropRepresentationHeaders } from "../http/headers.ts";
+import { dropRouteAnswerHeaders } from "../http/headers.ts";
 import type { RequestState } from "../http/request-state.ts";
 import type { Transport } from "../options.ts";
 import type { Session } from "../session.ts";
@@ -43,7 +43,7 @@ export function koaSessionChain<Data extends object>(
 ): Middleware {
   // Koa's error path is a throw; onError answers on the raw response and Koa stays out of it.
   const fail = (ctx: ParameterizedContext, err: unknown): void => {
-    dropRepresentationHeaders(ctx.res);
+    dropRouteAnswerHeaders(ctx.res);
     if (!core.hasErrorHandler) throw err;
     ctx.respond = false;
     core.handleError(err, ctx.req, ctx.res);

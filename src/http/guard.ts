@@ -24,7 +24,7 @@ import { sessionInternals } from "../session.ts";
 import { isPromiseLike } from "../store.ts";
 import type { SessionHeader } from "./core.ts";
 import {
-  dropRepresentationHeaders,
+  dropRouteAnswerHeaders,
   type HeadersBefore,
   hasHeaderTable,
   injectWriteHeadHeaders,
@@ -422,8 +422,9 @@ function fail(guard: Guard, err: unknown): void {
   abandonSessions(guard.state);
   for (const saved of guard.saved) saved.header = undefined; // no session cookie on the error
   const res = guard.res;
-  // The route's Content-Length, Content-Type... describe a body that will not be sent.
-  dropRepresentationHeaders(res);
+  // The route's Content-Length, Content-Type... describe a body that will not be sent, and its
+  // cookies, caching and redirect belong to an answer the client will not get.
+  dropRouteAnswerHeaders(res);
   absorbHeaderCalls(guard);
   errorPath.run(guard, () => report(guard, err));
 }

@@ -332,10 +332,24 @@ export const REPRESENTATION_HEADERS: readonly string[] = [
 ];
 
 /**
- * Removes the route's representation headers (Content-Type, Content-Length, ETag...) from a
- * response whose body will be replaced by an error response, unless they already went out.
+ * The headers of the route's answer that an error response replacing it must not carry: its
+ * representation ({@link REPRESENTATION_HEADERS}) and what would act on the client or a cache
+ * as if the route had succeeded — its cookies, its caching, its redirect. Headers set for every
+ * response (CORS, security headers) stay.
  */
-export function dropRepresentationHeaders(res: ServerResponse): void {
+export const ROUTE_ANSWER_HEADERS: readonly string[] = [
+  ...REPRESENTATION_HEADERS,
+  "set-cookie",
+  "cache-control",
+  "expires",
+  "location",
+];
+
+/**
+ * Removes the route's answer headers ({@link ROUTE_ANSWER_HEADERS}) from a response whose
+ * answer will be replaced by an error response, unless they already went out.
+ */
+export function dropRouteAnswerHeaders(res: ServerResponse): void {
   if (res.headersSent) return;
-  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+  for (const name of ROUTE_ANSWER_HEADERS) res.removeHeader(name);
 }

@@ -3,6 +3,8 @@
  * the real framework over 127.0.0.1. The app a test file builds answers these routes:
  *
  * - GET /put?v=x      puts "value" = x
+ * - GET /put-redirect puts "value", answers 303 to /dashboard with its own cookie "auth",
+ *                     Cache-Control: public and X-Frame-Options
  * - GET /get          answers the "value" (or "none")
  * - GET /noop         answers without touching the session
  * - GET /renew        renewToken, answers "renewed"
@@ -154,6 +156,23 @@ export function adapterContract(name: string, build: BuildApp): void {
       assert.equal(errors.length, 1);
       assert.ok(errors[0] instanceof StoreUnavailableError);
       assert.equal(store.size, 0);
+    });
+
+    it("a failing commit's error answer carries none of the route's cookies, caching or redirect", async () => {
+      const { app, store } = await start();
+      store.failCommit = true;
+      const res = await fetchText(`${app.url}/put-redirect`);
+      assert.equal(res.status, 500);
+      assert.deepEqual(res.setCookie, [], "neither the session's cookie nor the route's");
+      assert.equal(res.headers.location, undefined);
+      assert.doesNotMatch(String(res.headers["cache-control"]), /public|max-age=3600/);
+      assert.equal(store.size, 0);
+      // Without the failure the same route answers as it was written, session cookie added.
+      store.failCommit = false;
+      const ok = await fetchText(`${app.url}/put-redirect`);
+      assert.equal(ok.status, 303);
+      assert.equal(ok.headers.location, "/dashboard");
+      assert.equal(ok.setCookie.length, 2, ok.setCookie.join(" | "));
     });
 
     it("a failing load reaches the framework's error path", async () => {

@@ -20,6 +20,13 @@ function buildWith(framework: typeof express) {
       sessions.from(req).put("value", String(req.query.v));
       res.send("ok");
     });
+    app.get("/put-redirect", (req, res) => {
+      sessions.from(req).put("value", "redirected");
+      res.cookie("auth", "jwt");
+      res.set("Cache-Control", "public, max-age=3600");
+      res.set("X-Frame-Options", "DENY");
+      res.redirect(303, "/dashboard");
+    });
     app.get("/get", (req, res) => {
       res.send(String(sessions.from(req).get("value") ?? "none"));
     });

@@ -26,6 +26,13 @@ async function build(
     sessions.from(request).put("value", request.query.v);
     return "ok";
   });
+  app.get("/put-redirect", async (request, reply) => {
+    sessions.from(request).put("value", "redirected");
+    reply.header("Set-Cookie", "auth=jwt; Path=/");
+    reply.header("Cache-Control", "public, max-age=3600");
+    reply.header("X-Frame-Options", "DENY");
+    return reply.redirect("/dashboard", 303);
+  });
   app.get("/get", async (request) => String(sessions.from(request).get("value") ?? "none"));
   app.get("/noop", async () => "noop");
   app.get("/same", async (request) =>

@@ -14,6 +14,7 @@ import { setCookie } from "hono/cookie";
 import { type HonoSessionEnv, honoSession } from "../../src/adapters/hono.ts";
 import { SessionManager } from "../../src/manager.ts";
 import type { SessionData } from "../../src/session.ts";
+import { generateToken } from "../../src/token.ts";
 import { cookiePair, fetchText, type Listening, listen, RecordingStore } from "./helpers.ts";
 
 type Env = HonoSessionEnv<SessionData> & { Bindings: HttpBindings };
@@ -138,4 +139,38 @@ describe("Hono on @hono/node-server: session headers on node's response", () => 
     assert.match(String(reply.headers.vary), /\bCookie\b/);
     assert.equal(store.inner.size, 0);
   });
+
+  for (const timing of ["at once", "later"] as const) {
+    it(`a failed load answered by the manager's onError ${timing}: its whole answer, nothing else`, async () => {
+      const store = new RecordingStore();
+      store.failFind = true;
+      const body = "x".repeat(1 << 20); // large enough that a second writer would show
+      const sessions = new SessionManager({
+        store,
+        logger: { warn() {}, error() {} },
+        onError: (_err, _req, res) => {
+          const answer = () => {
+            res.statusCode = 503;
+            res.setHeader("Content-Type", "text/plain");
+            res.end(body);
+          };
+          if (timing === "at once") answer();
+          else setTimeout(answer, 20);
+        },
+      });
+      const app = new Hono<Env>();
+      app.use(honoSession(sessions));
+      app.get("/get", (c) => c.text("route"));
+      const server = await listen(createAdaptorServer({ fetch: app.fetch }) as Server);
+      started.push(server);
+      for (let i = 0; i < 2; i++) {
+        const reply = await fetchText(`${server.url}/get`, {
+          headers: { cookie: `session=${generateToken()}` },
+        });
+        assert.equal(reply.status, 503);
+        assert.equal(reply.body.length, body.length);
+        assert.equal(reply.headers["x-hono-already-sent"], undefined);
+      }
+    });
+  }
 });

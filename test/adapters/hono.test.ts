@@ -23,6 +23,18 @@ adapterContract("Hono 4", (sessions: SessionManager, options, errors) => {
     c.get("session").put("value", c.req.query("v"));
     return c.text("ok");
   });
+  app.get("/put-redirect", (c) => {
+    c.get("session").put("value", "redirected");
+    return new Response(null, {
+      status: 303,
+      headers: [
+        ["Location", "/dashboard"],
+        ["Set-Cookie", "auth=jwt; Path=/"],
+        ["Cache-Control", "public, max-age=3600"],
+        ["X-Frame-Options", "DENY"],
+      ],
+    });
+  });
   app.get("/get", (c) => c.text(String(c.get("session").get("value") ?? "none")));
   app.get("/noop", (c) => c.text("noop"));
   app.get("/same", (c) =>

@@ -24,6 +24,14 @@ function routes(app: Koa, sessions: SessionManager): void {
         session.put("value", String(ctx.query.v));
         ctx.body = "ok";
         return;
+      case "/put-redirect":
+        session.put("value", "redirected");
+        ctx.cookies.set("auth", "jwt", { signed: false });
+        ctx.set("Cache-Control", "public, max-age=3600");
+        ctx.set("X-Frame-Options", "DENY");
+        ctx.status = 303;
+        ctx.redirect("/dashboard");
+        return;
       case "/get":
         ctx.body = String(session.get("value") ?? "none");
         return;
