@@ -68,7 +68,16 @@ interface Guard {
   phase: number;
   held: HeldResponse | undefined;
   saved: Saved[];
+  /** Saves run again because a session changed since its save (bounded by MAX_RESAVES). */
+  resaves: number;
 }
+
+/**
+ * How often a response saves its sessions again because one changed since its save, before
+ * the head goes out with the last save: a value that differs each time it is read (a getter, a
+ * `toJSON` with a counter) would otherwise be saved again for ever and the response never sent.
+ */
+const MAX_RESAVES = 8;
 
 /** Marks the async context of the error path, whose calls pass after a failed commit. */
 const errorPath = new AsyncLocalStorage<Guard>();
@@ -101,6 +110,7 @@ export function guardResponse(
     phase: OPEN,
     held: undefined,
     saved: [],
+    resaves: 0,
   };
   state.guard = guard;
   own.writeHead = guardedWriteHead;
@@ -221,6 +231,7 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
  */
 function stale(guard: Guard, status: number): boolean {
   if (guard.saved.length !== guard.state.entries.length) return true;
+  if (guard.resaves >= MAX_RESAVES) return false;
   for (const saved of guard.saved) {
     if (changedSince(saved)) return true;
     const abandonWhen = saved.entry.abandonWhen;
@@ -336,7 +347,11 @@ function output(guard: Guard, method: Wrapped, args: unknown[]): unknown {
     return heldCall(guard, guard.held, method, args);
   }
   if (guard.phase === FAILED) return absorb(guard, method, args);
-  // OPEN: save every session now, before Node builds the head.
+  if (guard.phase === SENT && ++guard.resaves === MAX_RESAVES) {
+    logSafely(guard, "a session changed at every save; the response carries its last save");
+  }
+  // OPEN (or SENT with a session changed since its save): save every session now, before
+  // Node builds the head.
   const status = method === "writeHead" ? statusOf(res, args) : res.statusCode;
   let pending: Promise<void> | undefined;
   try {
@@ -398,11 +413,11 @@ function settle(
   });
 }
 
-function logSafely(guard: Guard, what: string, err: unknown): void {
+function logSafely(guard: Guard, what: string, ...err: [unknown?]): void {
   try {
-    guard.state.entries[0]?.core.logger.error(
-      `scs-ts: ${what}: ${err instanceof Error ? err.name : typeof err}`,
-    );
+    const kind =
+      err.length === 0 ? "" : `: ${err[0] instanceof Error ? err[0].name : typeof err[0]}`;
+    guard.state.entries[0]?.core.logger.error(`scs-ts: ${what}${kind}`);
   } catch {
     // a logger that throws must not take the response path down with it
   }
