@@ -53,6 +53,14 @@ export function setPeerExpiry(manager: object, expiry: PeerExpiry): void {
   peerExpiries.set(manager, Object.freeze({ ...expiry }));
 }
 
+/** The longest lifetime a Date can end (about 100 million days); beyond it no deadline exists. */
+const MAX_LIFETIME = 8.64e15 / 2;
+
+/** Whether `ms` is a lifetime a session's deadline can be computed from. */
+function isLifetime(ms: unknown): ms is number {
+  return typeof ms === "number" && Number.isFinite(ms) && Math.abs(ms) <= MAX_LIFETIME;
+}
+
 /** A peer method's optional callback: `(err?) => void`. */
 export type Callback = (err?: unknown) => void;
 
@@ -69,6 +77,11 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** scs-ts's own keys in a session's values (`__rememberMe`, `__maxAge`): never peer data. */
+export function isInternalKey(key: string): boolean {
+  return key === REMEMBER_ME_KEY || key === MAX_AGE_KEY;
+}
+
 /**
  * The peers' data properties of `target`: own enumerable keys whose value is not undefined
  * (JSON-based stores drop undefined values too; csrf-sync revokes a token by assigning it).
@@ -79,7 +92,7 @@ function dataOf(target: object): Values | undefined {
   const record = target as Record<string, unknown>;
   for (const key of Object.keys(target)) {
     const value = record[key];
-    if (value === undefined) continue;
+    if (value === undefined || isInternalKey(key)) continue;
     data ??= emptyValues();
     data[key] = value;
   }
@@ -137,7 +150,7 @@ export class DropInState<Data extends object = SessionData> {
     const values = sessionInternals.values(this.session) as Values;
     let data: Values | undefined;
     for (const key of Object.keys(values)) {
-      if (key === REMEMBER_ME_KEY || key === MAX_AGE_KEY) continue;
+      if (isInternalKey(key)) continue;
       data ??= emptyValues();
       data[key] = values[key];
     }
@@ -219,7 +232,7 @@ export class DropInState<Data extends object = SessionData> {
   /** This session's maxAge under the peers' expiry: its own when it set one, else the entry's. */
   #span(peer: PeerExpiry): number | "session" {
     const own = sessionInternals.values(this.session)[MAX_AGE_KEY];
-    return typeof own === "number" || own === "session" ? own : peer.maxAge;
+    return own === "session" || isLifetime(own) ? own : peer.maxAge;
   }
 
   /**
@@ -402,7 +415,7 @@ export class DropInState<Data extends object = SessionData> {
   setMaxAge(ms: number | null): void {
     const options = this.manager.options;
     if (this.#peer !== undefined) {
-      if (ms !== null && (typeof ms !== "number" || Number.isNaN(ms))) {
+      if (ms !== null && !isLifetime(ms)) {
         throw new TypeError(`cookie.maxAge is invalid: ${String(ms)} (expected milliseconds)`);
       }
       const session = this.session as unknown as Session<SessionData>;
@@ -418,7 +431,7 @@ export class DropInState<Data extends object = SessionData> {
       }
       return;
     }
-    if (typeof ms !== "number" || Number.isNaN(ms)) {
+    if (!isLifetime(ms)) {
       throw new TypeError(`cookie.maxAge is invalid: ${String(ms)} (expected milliseconds)`);
     }
     this.session.setDeadline(new Date(options.now() + ms));

@@ -9,7 +9,7 @@ import { SessionError } from "../errors.ts";
 import type { SessionManager } from "../manager.ts";
 import type { Session, SessionData } from "../session.ts";
 import { isIterableStore } from "../store.ts";
-import { DropInState, SessionCookie } from "./dropin-state.ts";
+import { DropInState, isInternalKey, SessionCookie } from "./dropin-state.ts";
 
 /** express-session's store callback: `(err, result?)`, called on a later tick. */
 export type StoreCallback<T> = (err: unknown, result?: T) => void;
@@ -64,7 +64,8 @@ export class ExpressSessionStore<Data extends object = SessionData> {
           if (!Object.hasOwn(session, key)) values.remove(key);
         }
         for (const key of Object.keys(session)) {
-          if (key !== "cookie" && session[key] !== undefined) values.put(key, session[key]);
+          if (key === "cookie" || isInternalKey(key) || session[key] === undefined) continue;
+          values.put(key, session[key]);
         }
         await this.#manager.commit(stored);
       }),
@@ -90,7 +91,9 @@ export class ExpressSessionStore<Data extends object = SessionData> {
     later(
       this.#each().then((sessions) => {
         const out: Record<string, StoredSession> = {};
-        for (const session of sessions) out[session.token] = this.#shape(session);
+        for (const session of sessions) {
+          if (session.token !== "") out[session.token] = this.#shape(session);
+        }
         return out;
       }),
       callback,
@@ -121,13 +124,14 @@ export class ExpressSessionStore<Data extends object = SessionData> {
     return session.token === "" ? undefined : session;
   }
 
+  /** Every active session, those stored under a hashed token (whose token is "") included. */
   async #each(): Promise<Session<Data>[]> {
     if (!isIterableStore(this.#manager.store)) {
       throw new SessionError("sessionStore: the store cannot list its sessions (no all())");
     }
     const sessions: Session<Data>[] = [];
     await this.#manager.iterate((session) => {
-      if (session.token !== "") sessions.push(session);
+      sessions.push(session);
     });
     return sessions;
   }

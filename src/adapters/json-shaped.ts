@@ -40,6 +40,16 @@ function shaped(value: unknown, key: string, depth: number, seen: Set<object>): 
   }
   if (proto === Object.prototype || proto === null) {
     const record = value as Record<string, unknown>;
+    // JSON.stringify asks a plain object for its toJSON too (not the session's data itself).
+    const own = record.toJSON;
+    if (depth > 0 && typeof own === "function") {
+      seen.add(value);
+      try {
+        return shaped(own.call(value, key), key, depth + 1, seen);
+      } finally {
+        seen.delete(value);
+      }
+    }
     const keys = Object.keys(record);
     let items: unknown[] | undefined;
     seen.add(value);

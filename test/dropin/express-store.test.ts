@@ -132,3 +132,48 @@ describe("req.sessionStore.set, scs-ts/express-session", () => {
     assert.equal(await promised<number>((cb) => store.length(cb)), 1);
   });
 });
+
+describe("scs-ts/express-session: scs-ts's own keys are not data", () => {
+  test("__maxAge and __rememberMe set as data (or through sessionStore.set) are ignored; a bad cookie.maxAge is a TypeError that leaves the session working", async () => {
+    const application = express();
+    application.use(expressDropIn({ store: new MemStore(), cookie: { maxAge: 60_000 } }));
+    const sessionOf = (req: Request) =>
+      (req as unknown as { session: Record<string, unknown> & { cookie: { maxAge: number } } })
+        .session;
+    application.get("/set", (req, res) => {
+      const session = sessionOf(req);
+      session.__maxAge = 1e20;
+      session.__rememberMe = false;
+      session.n = ((session.n as number | undefined) ?? 0) + 1;
+      res.json({ n: session.n });
+    });
+    application.get("/store-set", (req, res, next) => {
+      const store = (req as unknown as { sessionStore: PeerStore }).sessionStore;
+      store.set(req.sessionID, { n: 10, __maxAge: 1e20 }, (err) =>
+        err ? next(err) : res.json({}),
+      );
+    });
+    application.get("/forever", (req, res) => {
+      sessionOf(req).cookie.maxAge = Number.POSITIVE_INFINITY;
+      res.json({});
+    });
+    application.use(((err, _req, res, _next) => {
+      res.status(500).json({ error: (err as Error).name });
+    }) as express.ErrorRequestHandler);
+    const server = await start(createServer(application), "connect.sid");
+    try {
+      const browser = server.browser();
+      for (const n of [1, 2]) {
+        const res = await browser.send("/set");
+        assert.deepEqual({ status: res.status, body: res.json() }, { status: 200, body: { n } });
+        assert.match(res.setCookies[0] ?? "", /; Max-Age=60; /);
+      }
+      assert.equal((await browser.send("/store-set")).status, 200);
+      assert.deepEqual((await browser.send("/set")).json(), { n: 11 });
+      assert.deepEqual((await browser.send("/forever")).json(), { error: "TypeError" });
+      assert.deepEqual((await browser.send("/set")).json(), { n: 12 });
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -68,3 +68,12 @@ describe("jsonShaped", () => {
     );
   });
 });
+
+describe("jsonShaped, plain objects", () => {
+  it("a plain object's own toJSON is used, as JSON.stringify does; the data's own keys are never called", () => {
+    const data = { when: { toJSON: () => "2026-12-03" }, toJSON: () => "not the data" };
+    const shaped = jsonShaped(data);
+    assert.equal(shaped.when, "2026-12-03");
+    assert.equal(typeof shaped.toJSON, "function", "a top-level key is a value, left to the codec");
+  });
+});
