@@ -131,6 +131,9 @@ export function fetchSession<Data extends object, Args extends unknown[] = []>(
     if (typeof response !== "object" || response === null) {
       throw new TypeError(`fetchSession's handler returned ${String(response)}, not a Response`);
     }
+    // A network error (Response.error()) has no head to carry a session: passed on as it is,
+    // nothing committed.
+    if (response.type === "error") return response;
     let header: Awaited<ReturnType<typeof saveForResponse>>;
     try {
       const saved = saveForResponse(core, session, transport);

@@ -74,6 +74,19 @@ describe("fetchSession", () => {
     assert.match(cookies[1] as string, /^session=[\w-]{43}; /);
   });
 
+  it("a network error (Response.error()) is passed on as it is, and commits nothing", async () => {
+    const store = new MemStore({ cleanupInterval: 0 });
+    const sessions = new SessionManager({ store });
+    const handle = fetchSession(sessions, (_request, session) => {
+      session.put("n", 1);
+      return Response.error();
+    });
+    const answer = await handle(new Request(`${BASE}/`));
+    assert.equal(answer.type, "error");
+    assert.equal(answer.headers.get("set-cookie"), null);
+    assert.equal((await store.all()).size, 0);
+  });
+
   it("a codec refusal answers 500 from the default onError, with no token in body or log", async () => {
     const { lines, logger } = recordingLogger();
     const sessions = new SessionManager({ logger });
