@@ -216,67 +216,70 @@ const RUNS: Run[] = [
   { variant: "peer", storeName: "", store: memStore },
 ];
 
-for (const framework of FRAMEWORKS) {
-  for (const { variant, storeName, store } of RUNS) {
-    const label = `${variant === "ours" ? framework.ours : framework.peer}${storeName}`;
-    describe(`session expiry, ${label}`, { timeout: TEST_TIMEOUT, concurrency: true }, () => {
-      test("a session changed on every request lives maxAge from its latest change, not from its start", async () => {
-        const app = await framework.build(variant, { rolling: false, store });
-        try {
-          const browser = app.browser();
-          const seen: unknown[] = [];
-          // 2.4 s of activity, longer than maxAge (1.5 s): each change moves the expiry.
-          for (let i = 0; i < 6; i++) {
-            seen.push((await browser.send("/inc")).json().n);
-            await sleep(400);
-          }
-          assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
-          await sleep(MAX_AGE + 300);
-          assert.equal((await browser.send("/get")).json().n, null, "idle past maxAge: gone");
-        } finally {
-          await app.close();
-        }
-      });
-
-      test("a session's own maxAge (remember me) outlives the configured one, with rolling too", async () => {
-        const app = await framework.build(variant, { rolling: true, store });
-        try {
-          const browser = app.browser();
-          const signIn = await browser.send("/remember");
-          const cookieName = browser.cookieName;
-          const first = lifetimeOf(signIn, cookieName);
-          assert.ok(first !== null && first > 55 && first <= 60, `cookie lifetime ${first} s`);
-          await sleep(MAX_AGE + 300);
-          const later = await browser.send("/get");
-          const body = later.json();
-          assert.equal(body.n, 1, "still signed in past the configured maxAge");
-          assert.ok(
-            typeof body.maxAge === "number" && body.maxAge > 55_000 && body.maxAge <= REMEMBERED,
-            `the session's maxAge reads back: ${String(body.maxAge)}`,
-          );
-          const rolled = lifetimeOf(later, cookieName);
-          assert.ok(rolled !== null && rolled > 55 && rolled <= 60, `rolled: ${rolled} s`);
-        } finally {
-          await app.close();
-        }
-      });
-
-      if (framework.name === "koa") {
-        test('ctx.session.maxAge = "session" gives this session a browser-session cookie', async () => {
+// Real time, a few seconds per scenario: every scenario runs at once.
+describe("session expiry", { concurrency: true }, () => {
+  for (const framework of FRAMEWORKS) {
+    for (const { variant, storeName, store } of RUNS) {
+      const label = `${variant === "ours" ? framework.ours : framework.peer}${storeName}`;
+      describe(`session expiry, ${label}`, { timeout: TEST_TIMEOUT, concurrency: true }, () => {
+        test("a session changed on every request lives maxAge from its latest change, not from its start", async () => {
           const app = await framework.build(variant, { rolling: false, store });
           try {
             const browser = app.browser();
-            const signIn = await browser.send("/browser-session");
-            assert.equal(lifetimeOf(signIn, "koa.sess"), null, signIn.setCookies.join(" | "));
-            assert.deepEqual((await browser.send("/get")).json(), { n: 1, maxAge: "session" });
-            const again = await browser.send("/inc");
-            assert.equal(again.json().n, 2);
-            assert.equal(lifetimeOf(again, "koa.sess"), null, "kept for later saves");
+            const seen: unknown[] = [];
+            // 2.4 s of activity, longer than maxAge (1.5 s): each change moves the expiry.
+            for (let i = 0; i < 6; i++) {
+              seen.push((await browser.send("/inc")).json().n);
+              await sleep(400);
+            }
+            assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+            await sleep(MAX_AGE + 300);
+            assert.equal((await browser.send("/get")).json().n, null, "idle past maxAge: gone");
           } finally {
             await app.close();
           }
         });
-      }
-    });
+
+        test("a session's own maxAge (remember me) outlives the configured one, with rolling too", async () => {
+          const app = await framework.build(variant, { rolling: true, store });
+          try {
+            const browser = app.browser();
+            const signIn = await browser.send("/remember");
+            const cookieName = browser.cookieName;
+            const first = lifetimeOf(signIn, cookieName);
+            assert.ok(first !== null && first > 55 && first <= 60, `cookie lifetime ${first} s`);
+            await sleep(MAX_AGE + 300);
+            const later = await browser.send("/get");
+            const body = later.json();
+            assert.equal(body.n, 1, "still signed in past the configured maxAge");
+            assert.ok(
+              typeof body.maxAge === "number" && body.maxAge > 55_000 && body.maxAge <= REMEMBERED,
+              `the session's maxAge reads back: ${String(body.maxAge)}`,
+            );
+            const rolled = lifetimeOf(later, cookieName);
+            assert.ok(rolled !== null && rolled > 55 && rolled <= 60, `rolled: ${rolled} s`);
+          } finally {
+            await app.close();
+          }
+        });
+
+        if (framework.name === "koa") {
+          test('ctx.session.maxAge = "session" gives this session a browser-session cookie', async () => {
+            const app = await framework.build(variant, { rolling: false, store });
+            try {
+              const browser = app.browser();
+              const signIn = await browser.send("/browser-session");
+              assert.equal(lifetimeOf(signIn, "koa.sess"), null, signIn.setCookies.join(" | "));
+              assert.deepEqual((await browser.send("/get")).json(), { n: 1, maxAge: "session" });
+              const again = await browser.send("/inc");
+              assert.equal(again.json().n, 2);
+              assert.equal(lifetimeOf(again, "koa.sess"), null, "kept for later saves");
+            } finally {
+              await app.close();
+            }
+          });
+        }
+      });
+    }
   }
-}
+});
