@@ -8,26 +8,9 @@ import { createServer } from "node:http";
 import { describe, test } from "node:test";
 import express, { type Request } from "express";
 import expressDropIn from "../../src/adapters/express-session.ts";
-import type { Store } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
 import { SlowStore } from "../helpers/stores.ts";
-import { start, TEST_TIMEOUT } from "./harness.ts";
-
-/** Counts the commits that reach the store it wraps. */
-class CountingStore implements Store {
-  commits = 0;
-  constructor(readonly inner: Store) {}
-  find(token: string) {
-    return this.inner.find(token);
-  }
-  commit(token: string, data: Uint8Array, expiry: Date) {
-    this.commits++;
-    return this.inner.commit(token, data, expiry);
-  }
-  delete(token: string) {
-    return this.inner.delete(token);
-  }
-}
+import { CountingStore, start, TEST_TIMEOUT } from "./harness.ts";
 
 let reads = 0;
 class Clock {

@@ -18,7 +18,7 @@ import koaDropIn from "../../src/adapters/koa-session.ts";
 import type { Store } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
 import { SlowStore } from "../helpers/stores.ts";
-import { Browser, start, TEST_TIMEOUT, type Variant } from "./harness.ts";
+import { Browser, mapStore, start, TEST_TIMEOUT, type Variant } from "./harness.ts";
 
 const require = createRequire(import.meta.url);
 const expressSession = require("express-session") as typeof import("express-session");
@@ -61,20 +61,6 @@ const RUNS: Run[] = [
   { variant: "ours", storeName: " on an async store", store: () => new SlowStore(5) },
   { variant: "peer", storeName: "", store: memStore },
 ];
-
-/** An external store for koa-session, kept in a Map. */
-function mapStore() {
-  const map = new Map<string, unknown>();
-  return {
-    get: async (key: string) => map.get(key),
-    set: async (key: string, value: unknown) => {
-      map.set(key, value);
-    },
-    destroy: async (key: string) => {
-      map.delete(key);
-    },
-  };
-}
 
 async function expressApp(variant: Variant, store: () => Store): Promise<Running> {
   const app = express();

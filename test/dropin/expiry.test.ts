@@ -19,7 +19,7 @@ import koaDropIn from "../../src/adapters/koa-session.ts";
 import type { Store } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
 import { SlowStore } from "../helpers/stores.ts";
-import { Browser, type Reply, start, TEST_TIMEOUT, type Variant } from "./harness.ts";
+import { Browser, mapStore, type Reply, start, TEST_TIMEOUT, type Variant } from "./harness.ts";
 
 const require = createRequire(import.meta.url);
 const expressSession = require("express-session") as typeof import("express-session");
@@ -57,20 +57,6 @@ const STORES = [
   { name: "MemStore", store: memStore },
   { name: "an async store", store: (): Store => new SlowStore(5) },
 ];
-
-/** An external store for koa-session, kept in a Map. */
-function mapStore() {
-  const map = new Map<string, unknown>();
-  return {
-    get: async (key: string) => map.get(key),
-    set: async (key: string, value: unknown) => {
-      map.set(key, value);
-    },
-    destroy: async (key: string) => {
-      map.delete(key);
-    },
-  };
-}
 
 type ExpressShape = Data & { cookie: { maxAge: number | null; originalMaxAge: number | null } };
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Server } from "node:http";
+import type { Store } from "../../src/store.ts";
 import { listen, request, type TestResponse } from "../helpers/http.ts";
 
 /** The two sides of every scenario. */
@@ -102,4 +103,34 @@ export interface Started {
 export async function start(server: Server, cookieName: string): Promise<Started> {
   const { url, close } = await listen(server);
   return { browser: () => new Browser(url, cookieName), close };
+}
+
+/** An external store for koa-session, kept in a Map: server-side like ours. */
+export function mapStore() {
+  const map = new Map<string, unknown>();
+  return {
+    get: async (key: string) => map.get(key),
+    set: async (key: string, value: unknown) => {
+      map.set(key, value);
+    },
+    destroy: async (key: string) => {
+      map.delete(key);
+    },
+  };
+}
+
+/** A store that counts the writes that reach another. */
+export class CountingStore implements Store {
+  commits = 0;
+  constructor(readonly inner: Store) {}
+  find(token: string) {
+    return this.inner.find(token);
+  }
+  commit(token: string, data: Uint8Array, expiry: Date) {
+    this.commits++;
+    return this.inner.commit(token, data, expiry);
+  }
+  delete(token: string) {
+    return this.inner.delete(token);
+  }
 }

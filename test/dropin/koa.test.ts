@@ -12,7 +12,7 @@ import koaPassport from "koa-passport";
 import dropIn from "../../src/adapters/koa-session.ts";
 import { SessionManager } from "../../src/manager.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
-import { type Started, start, TEST_TIMEOUT, VARIANTS, type Variant } from "./harness.ts";
+import { mapStore, type Started, start, TEST_TIMEOUT, VARIANTS, type Variant } from "./harness.ts";
 
 const require = createRequire(import.meta.url);
 const Koa2 = require("koa2") as typeof Koa;
@@ -33,20 +33,6 @@ type SessionShape = Record<string, unknown> & {
   save(cb?: (err?: unknown) => void): Promise<void> | undefined;
 };
 const sessionOf = (ctx: Context) => (ctx as unknown as { session: SessionShape | null }).session;
-
-/** An external store for koa-session, kept in a Map. */
-function mapStore() {
-  const map = new Map<string, unknown>();
-  return {
-    get: async (key: string) => map.get(key),
-    set: async (key: string, value: unknown) => {
-      map.set(key, value);
-    },
-    destroy: async (key: string) => {
-      map.delete(key);
-    },
-  };
-}
 
 async function readJson(ctx: Context, next: Next): Promise<void> {
   if (ctx.method === "POST" && ctx.get("content-type") === "application/json") {

@@ -18,23 +18,7 @@ import type { Store } from "../../src/store.ts";
 import { MemStore } from "../../src/stores/memstore.ts";
 import { RqliteStore } from "../../src/stores/rqlitestore.ts";
 import { type RqliteCluster, startNode } from "../helpers/rqlite.ts";
-import { Browser, TEST_TIMEOUT } from "./harness.ts";
-
-/** A store that counts the writes of another. */
-class Counting implements Store {
-  commits = 0;
-  constructor(readonly inner: Store) {}
-  find(token: string) {
-    return this.inner.find(token);
-  }
-  commit(token: string, data: Uint8Array, expiry: Date) {
-    this.commits++;
-    return this.inner.commit(token, data, expiry);
-  }
-  delete(token: string) {
-    return this.inner.delete(token);
-  }
-}
+import { Browser, CountingStore, TEST_TIMEOUT } from "./harness.ts";
 
 /** The session object each entry gives, as far as these routes use it. */
 type Data = Record<string, unknown>;
@@ -149,11 +133,11 @@ const STORES: Record<string, () => Store> = {
 for (const [entry, build] of Object.entries(ENTRIES)) {
   for (const [storeName, makeStore] of Object.entries(STORES)) {
     describe(`${entry} on ${storeName}`, { timeout: TEST_TIMEOUT }, () => {
-      let store: Counting;
+      let store: CountingStore;
       let url: string;
       let stop: () => Promise<void>;
       before(async () => {
-        store = new Counting(makeStore());
+        store = new CountingStore(makeStore());
         const built = await build(new SessionManager({ store }));
         url = await listenOn(built.server);
         stop =
