@@ -25,6 +25,15 @@ export const REMEMBER_ME_KEY = "__rememberMe";
 export const MAX_AGE_KEY = "__maxAge";
 
 /**
+ * Whether `key` is one of scs-ts's own keys in a session's values (`__rememberMe`,
+ * `__maxAge`): never listed by `keys()`, never taken from a drop-in's peer-shaped data.
+ * @returns true for those two keys.
+ */
+export function isInternalKey(key: string): boolean {
+  return key === REMEMBER_ME_KEY || key === MAX_AGE_KEY;
+}
+
+/**
  * What a session needs from its manager for the operations that touch the store. Internal.
  */
 export interface SessionHost {
@@ -191,7 +200,7 @@ export class Session<Data extends object = SessionData> {
   /** Every key, sorted. */
   keys(): KeyOf<Data>[] {
     return Object.keys(this.#values)
-      .filter((key) => key !== REMEMBER_ME_KEY && key !== MAX_AGE_KEY)
+      .filter((key) => !isInternalKey(key))
       .sort() as KeyOf<Data>[];
   }
 

@@ -17,8 +17,8 @@ import type { Codec } from "../codec.ts";
 import type { SessionManager } from "../manager.ts";
 import { defineOwnData } from "../own-data.ts";
 import {
+  isInternalKey,
   MAX_AGE_KEY,
-  REMEMBER_ME_KEY,
   type Session,
   type SessionData,
   sessionInternals,
@@ -45,9 +45,10 @@ export interface PeerExpiry {
 const peerExpiries = new WeakMap<object, PeerExpiry>();
 
 /**
- * Makes the drop-in sessions of `manager` (a SessionManager) expire as the peers' do (see {@link PeerExpiry}). The
- * manager must have been built without `idleTimeout` and with `cookie.persist: false`: the
- * drop-in then sets each session's deadline and persistence when it is saved.
+ * Makes the drop-in sessions of `manager` (a SessionManager) expire as the peers' do (see
+ * {@link PeerExpiry}). The manager must have been built without `idleTimeout` and with
+ * `cookie.persist: false`: the drop-in then sets each session's deadline and persistence when
+ * it is saved.
  */
 export function setPeerExpiry(manager: object, expiry: PeerExpiry): void {
   peerExpiries.set(manager, Object.freeze({ ...expiry }));
@@ -75,11 +76,6 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** scs-ts's own keys in a session's values (`__rememberMe`, `__maxAge`): never peer data. */
-export function isInternalKey(key: string): boolean {
-  return key === REMEMBER_ME_KEY || key === MAX_AGE_KEY;
 }
 
 /**

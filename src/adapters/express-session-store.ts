@@ -7,9 +7,9 @@
  */
 import { SessionError } from "../errors.ts";
 import type { SessionManager } from "../manager.ts";
-import type { Session, SessionData } from "../session.ts";
+import { isInternalKey, type Session, type SessionData } from "../session.ts";
 import { isIterableStore } from "../store.ts";
-import { DropInState, isInternalKey, SessionCookie } from "./dropin-state.ts";
+import { DropInState, SessionCookie } from "./dropin-state.ts";
 
 /** express-session's store callback: `(err, result?)`, called on a later tick. */
 export type StoreCallback<T> = (err: unknown, result?: T) => void;

@@ -3,6 +3,7 @@
  * @module
  */
 import { redact } from "../redact.ts";
+import { type Awaitable, isPromiseLike } from "../store.ts";
 
 /**
  * Wraps a store's `onError` handler: one that throws, or returns a Promise that rejects, is
@@ -21,11 +22,8 @@ export function cleanupHandler(
   };
   return (err) => {
     try {
-      const result = handler(err);
-      if (typeof result === "object" && result !== null && "then" in result) {
-        const then = (result as PromiseLike<unknown>).then;
-        if (typeof then === "function") then.call(result, undefined, failed);
-      }
+      const result = handler(err) as Awaitable<unknown>;
+      if (isPromiseLike(result)) result.then(undefined, failed);
     } catch (thrown) {
       failed(thrown);
     }
