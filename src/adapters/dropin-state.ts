@@ -438,7 +438,9 @@ export class DropInState<Data extends object = SessionData> {
 
 /**
  * Runs a peer method's store work with its callback (called on a later tick, as the peers'
- * stores call back) or, without one, as a Promise.
+ * stores call back) or, without one, as a Promise. Left un-awaited, a rejected Promise never
+ * becomes an unhandled rejection (as `session.destroy()`'s): what failed fails again when the
+ * response commits, and answers 5xx there.
  * @returns undefined with a callback, else the Promise.
  */
 export function callbackOrPromise(
@@ -451,7 +453,10 @@ export function callbackOrPromise(
   } catch (err) {
     promise = Promise.reject(err);
   }
-  if (typeof callback !== "function") return promise;
+  if (typeof callback !== "function") {
+    promise.then(undefined, () => {});
+    return promise;
+  }
   promise.then(
     () => callback(),
     (err: unknown) => callback(err),

@@ -242,3 +242,58 @@ for (const framework of FRAMEWORKS) {
     });
   }
 }
+
+describe("save() left un-awaited while the store fails", { timeout: TEST_TIMEOUT }, () => {
+  /** A store whose commits fail. */
+  class FailingCommits extends MemStore {
+    override commit(): Promise<void> {
+      return Promise.reject(new Error("commit failed (test double)"));
+    }
+  }
+  for (const entry of ["fastify", "koa"] as const) {
+    test(`${entry}: nothing escapes, and the response is a 5xx, not a success`, async () => {
+      let app: Running;
+      if (entry === "fastify") {
+        const fastify = Fastify();
+        await fastify.register(fastifyDropIn, {
+          store: new FailingCommits(),
+          cookie: { secure: false },
+          logger: { warn() {}, error() {} },
+        });
+        fastify.get("/put", async (request) => {
+          const session = (
+            request as unknown as { session: Record<string, unknown> & { save(): Promise<void> } }
+          ).session;
+          session.n = 1;
+          void session.save(); // not awaited, as some applications do
+          return { ok: true };
+        });
+        await fastify.listen({ port: 0, host: "127.0.0.1" });
+        const address = fastify.server.address();
+        assert.ok(address !== null && typeof address === "object");
+        const base = `http://127.0.0.1:${address.port}`;
+        app = { browser: () => new Browser(base, "sessionId"), close: () => fastify.close() };
+      } else {
+        const koa = new Koa();
+        koa.silent = true;
+        koa.use(koaDropIn({ store: new FailingCommits(), logger: { warn() {}, error() {} } }, koa));
+        koa.use((ctx) => {
+          const session = (
+            ctx as unknown as { session: Record<string, unknown> & { save(): Promise<void> } }
+          ).session;
+          session.n = 1;
+          void session.save();
+          ctx.body = { ok: true };
+        });
+        app = await start(createServer(koa.callback()), "koa.sess");
+      }
+      try {
+        const res = await app.browser().send("/put");
+        assert.ok(res.status >= 500, `status ${res.status}`);
+        assert.deepEqual(res.setCookies, []);
+      } finally {
+        await app.close();
+      }
+    });
+  }
+});
