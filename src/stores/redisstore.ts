@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import { StoreUnavailableError } from "../errors.ts";
 import type { IterableStore } from "../store.ts";
-import { type RedisClientLike, type RedisOps, redisOps } from "./redis-clients.ts";
+import { type RedisClientLike, type RedisOps, redisOps, type Written } from "./redis-clients.ts";
 import { Deadlines } from "./redis-deadline.ts";
 import { invalid } from "./sql-common.ts";
 
@@ -56,18 +56,20 @@ function globEscape(text: string): string {
  *
  * Each session is one string key, `prefix + token`, holding the data bytes exactly, written
  * with `SET key data PXAT expiry`: Redis expires it itself, so there is no cleanup timer, and
- * an expired key is never found. An expiry already passed deletes the key. `all()` walks the
+ * an expired key is never found. Each write (commit or delete) runs as a short Lua script that
+ * first compares Redis's clock with the write's deadline and changes nothing once it has passed. An expiry already passed deletes the key. `all()` walks the
  * keys with `SCAN` and reads them with `MGET`, page by page, never with `KEYS`.
  *
- * **Clock.** Redis compares the expiry with its own clock; keep the app servers' and Redis's
- * clocks in sync (NTP).
+ * **Clock.** Redis compares the expiry and each write's deadline with its own clock; keep the
+ * app servers' and Redis's clocks in sync (NTP).
  *
  * **Failures.** Any error of the client or of Redis (a refused or closed connection, a server
  * that does not answer within `deadline`, an error reply such as `READONLY` during a failover)
  * rejects with {@link StoreUnavailableError} (503). The client's error is its `cause`, with the
  * command's arguments (the key, so the token) taken out; the message names only the error code.
- * The client reconnects on its own; the store never retries (a command the client still has
- * queued may land after the deadline).
+ * The client reconnects on its own; the store never retries. A write the client still holds at
+ * the deadline (queued while reconnecting, re-sent after a failover) and delivers later changes
+ * nothing, so it cannot undo newer writes or bring back a deleted session.
  *
  * **Durability.** See `waitReplicas`. A Redis without replicas keeps what its persistence
  * settings keep (`appendfsync` and the like): the store adds nothing and takes nothing away.
@@ -143,8 +145,9 @@ export class RedisStore implements IterableStore {
   }
 
   /**
-   * Writes the token's data with its expiry (`SET key data PXAT expiry`), replacing what was
-   * there; an expiry already passed (or an invalid Date) deletes the key instead.
+   * Writes the token's data with its expiry (`SET key data PXAT expiry`, unless Redis's clock
+   * is past the call's deadline), replacing what was there; an expiry already passed (or an
+   * invalid Date) deletes the key instead.
    * @throws (rejects with) TypeError for a token holding a lone surrogate (UTF-8 cannot keep it).
    */
   commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
@@ -159,12 +162,15 @@ export class RedisStore implements IterableStore {
     if (!(at > Date.now())) return this.#delete(key);
     const value = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const ms = Math.ceil(at);
+    const notAfter = this.#notAfter();
     const n = this.#replicas;
-    if (n === 0) return this.#deadlines.track(() => this.#ops.set(key, value, ms), nothing);
+    if (n === 0) {
+      return this.#deadlines.track(() => this.#ops.set(key, value, ms, notAfter), this.#check);
+    }
     const timeout = waitTimeout(this.#deadlines.deadline);
     return this.#deadlines.track(
-      () => this.#ops.setWait(key, value, ms, n, timeout),
-      (acked) => this.#replicated(acked),
+      () => this.#ops.setWait(key, value, ms, notAfter, n, timeout),
+      this.#check,
     );
   }
 
@@ -223,25 +229,38 @@ export class RedisStore implements IterableStore {
   }
 
   #delete(key: string): Promise<void> {
+    const notAfter = this.#notAfter();
     const n = this.#replicas;
-    if (n === 0) return this.#deadlines.track(() => this.#ops.del(key), nothing);
+    if (n === 0) return this.#deadlines.track(() => this.#ops.del(key, notAfter), this.#check);
     const timeout = waitTimeout(this.#deadlines.deadline);
-    return this.#deadlines.track(
-      () => this.#ops.delWait(key, n, timeout),
-      (acked) => this.#replicated(acked),
-    );
+    return this.#deadlines.track(() => this.#ops.delWait(key, notAfter, n, timeout), this.#check);
   }
 
-  #replicated(acked: number): void {
-    if (acked < this.#replicas) {
+  /**
+   * The last moment, by Redis's clock (ms since the epoch), a write issued now may still change
+   * Redis: its deadline. The store answers 503 at the deadline at the earliest, so a write the
+   * client still delivers later (queued while reconnecting, re-sent after a failover, stuck in
+   * a socket) can never land after newer writes were acknowledged.
+   */
+  #notAfter(): number {
+    return Date.now() + this.#deadlines.deadline;
+  }
+
+  /** Throws StoreUnavailableError for a write Redis refused as late or too few replicas confirmed. */
+  readonly #check = (w: Written): void => {
+    const deadline = this.#deadlines.deadline;
+    if (!w.applied) {
       throw new StoreUnavailableError(
-        `redis: the write reached ${acked} of the ${this.#replicas} replica${this.#replicas === 1 ? "" : "s"} required within the ${this.#deadlines.deadline} ms deadline (waitReplicas)`,
+        `redis: the write reached Redis after its ${deadline} ms deadline (by Redis's clock) and was not applied; keep the clocks of the app servers and Redis in sync`,
       );
     }
-  }
+    if (w.replicas < this.#replicas) {
+      throw new StoreUnavailableError(
+        `redis: the write reached ${w.replicas} of the ${this.#replicas} replica${this.#replicas === 1 ? "" : "s"} required within the ${deadline} ms deadline (waitReplicas)`,
+      );
+    }
+  };
 }
-
-function nothing(): void {}
 
 function same<T>(reply: T): T {
   return reply;

@@ -54,9 +54,9 @@ async function sentinelClient(kind: ClientKind, setup: SentinelSetup): Promise<R
   const client = createSentinel({
     name: setup.masterName,
     sentinelRootNodes: [...setup.sentinelAddrs],
-    // No re-sending after a failover: a write the store already answered 503 for must not land
-    // later, over a newer one (see the README's RedisStore section).
-    maxCommandRediscovers: 0,
+    // node-redis's default: it re-sends a command that met the failover once it has found the
+    // new primary. The store's writes refuse to land after their deadline, so a re-sent write
+    // the store already answered 503 for cannot overwrite a newer one.
   });
   client.on("error", () => {});
   await client.connect();

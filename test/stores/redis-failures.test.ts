@@ -71,7 +71,11 @@ for (const kind of CLIENT_KINDS) {
       } finally {
         server.signal("SIGCONT");
       }
-      // The client's queued commands run once the server answers: the store works again.
+      // The commit and delete answered 503 reach Redis now, past their deadline: neither lands
+      // (a late write could otherwise undo newer acknowledged ones, or bring back a session).
+      await c.command(["PING"]);
+      assert.deepEqual(await store.find(TOKEN), Buffer.from("before"), "no late write landed");
+      // The client's queued commands ran once the server answered: the store works again.
       await store.commit(TOKEN, bytes("after"), later());
       assert.deepEqual(await store.find(TOKEN), Buffer.from("after"));
     });
