@@ -103,6 +103,30 @@ for (const kind of CLIENT_KINDS) {
       assert.deepEqual(await store.find(TOKEN), Buffer.from("z"));
     });
 
+    it("a write that reaches Redis past its deadline by Redis's clock (app clock a minute behind) is a 503 that names the clocks, and changes nothing", async () => {
+      const { c } = await setup(kind);
+      // With and without WAIT (no replica here: the refusal is what the answer names).
+      for (const waitReplicas of [0, 1]) {
+        const store = new RedisStore(c.client, { deadline: 1_000, waitReplicas });
+        await new RedisStore(c.client).commit(TOKEN, bytes("before"), later());
+        const realNow = Date.now;
+        Date.now = () => realNow() - 60_000;
+        try {
+          // One after the other: a WAIT holds the connection until its timeout.
+          for (const [what, call] of [
+            ["commit", () => store.commit(TOKEN, bytes("late"), later())],
+            ["delete", () => store.delete(TOKEN)],
+          ] as const) {
+            const err = await unavailable(call(), `${what}, waitReplicas ${waitReplicas}`);
+            assert.match(err.message, /after its 1000 ms deadline .*clocks/, what);
+          }
+        } finally {
+          Date.now = realNow;
+        }
+        assert.deepEqual(await store.find(TOKEN), Buffer.from("before"), "neither write landed");
+      }
+    });
+
     it("an error reply (WRONGTYPE) is StoreUnavailableError; its cause keeps no key", async () => {
       const { c } = await setup(kind);
       const store = new RedisStore(c.client, { prefix: "p:" });
