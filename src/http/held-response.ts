@@ -71,6 +71,78 @@ function withoutCallbacks(args: unknown[]): unknown[] {
   return out ?? args;
 }
 
+/** The response's own property that leads the shared functions below to its hold. */
+const HOLD = Symbol("scs-ts held response");
+/** A property only added and deleted again (see the hold's install). */
+const SPARE = Symbol("scs-ts spare");
+
+/** The hold of `self`, a held response (or an object inheriting from one). */
+function holdOf(self: unknown): HeldResponse | undefined {
+  return (self as Record<symbol, HeldResponse | undefined> | null | undefined)?.[HOLD];
+}
+
+/**
+ * A method of a held response: `answer` with its hold. Called on a response no longer held
+ * (a reference kept from the hold), it calls what the response has under that name now.
+ */
+function heldMethod(
+  name: string,
+  answer: (hold: HeldResponse, args: unknown[]) => unknown,
+): PropertyDescriptor {
+  return {
+    configurable: true,
+    writable: true,
+    value: function (this: unknown, ...args: unknown[]): unknown {
+      const hold = holdOf(this);
+      if (hold !== undefined) return answer(hold, args);
+      return ((this as Indexed)[name] as AnyMethod).apply(this, args);
+    },
+  };
+}
+
+/** What the hold puts on a response, made once: the same functions for every response. */
+const HOLD_PROPERTIES: readonly (readonly [string, PropertyDescriptor])[] = [
+  // writeHead, write, end and flushHeaders: the guard's own wrappers route these to `call`.
+  ...RECORDED_METHODS.filter(
+    (n) => n !== "writeHead" && n !== "write" && n !== "end" && n !== "flushHeaders",
+  ).map((name) => [name, heldMethod(name, (hold, args) => hold.call(name, args))] as const),
+  ...READ_METHODS.map(
+    (name) => [name, heldMethod(name, (hold, args) => hold.ask(name, args))] as const,
+  ),
+  // Node itself may assign some of these meanwhile (destroyed, when the client goes away):
+  // kept for the real response, restored with the hold's end.
+  ...READ_ACCESSORS.map(
+    (name) =>
+      [
+        name,
+        {
+          configurable: true,
+          get(this: unknown): unknown {
+            return holdOf(this)?.read(name);
+          },
+          set(this: unknown, value: unknown): void {
+            holdOf(this)?.assigned(name, value);
+          },
+        },
+      ] as const,
+  ),
+  ...RECORDED_PROPERTIES.map(
+    (property) =>
+      [
+        property,
+        {
+          configurable: true,
+          get(this: unknown): unknown {
+            return holdOf(this)?.read(property);
+          },
+          set(this: unknown, value: unknown): void {
+            holdOf(this)?.assign(property, value);
+          },
+        },
+      ] as const,
+  ),
+];
+
 /**
  * The handler's view of a held response. `call` answers an output call through the stand-in;
  * `release` replays everything on the real response; `discard` drops it.
@@ -85,8 +157,6 @@ export class HeldResponse {
   readonly #assigned = new Map<string, unknown>();
   /** A write answered false: the handler may wait for 'drain'. */
   #backpressure = false;
-  readonly #statusCode: number;
-  readonly #statusMessage: string;
 
   /**
    * Holds `res`: from now on the handler's calls on it are answered by a stand-in.
@@ -94,8 +164,6 @@ export class HeldResponse {
    */
   constructor(req: IncomingMessage, res: ServerResponse, headersSent: boolean) {
     this.#res = res;
-    this.#statusCode = res.statusCode;
-    this.#statusMessage = res.statusMessage;
     const Response = ServerResponse as unknown as new (
       req: IncomingMessage,
       options: { highWaterMark: number },
@@ -199,47 +267,48 @@ export class HeldResponse {
     return callbacks;
   }
 
+  /**
+   * Puts the hold's properties on the response. The functions are the module's shared ones
+   * (they find the hold through {@link HOLD}): fresh closures per response would give each
+   * response its own hidden class, which cost ~50 µs per held response in V8 (and garbage).
+   */
   #install(): void {
-    const res = this.#res;
+    const res = this.#res as unknown as Indexed & Record<symbol, unknown>;
     const stand = this.#stand as unknown as Indexed;
-    const define = (name: string, descriptor: PropertyDescriptor) => {
+    // V8 copies an object's hidden class for each property added when the object shares it
+    // with no other (Express gives every response its prototype with setPrototypeOf): ~3 µs a
+    // property, 50 µs a hold. A dictionary-mode object takes them as hash inserts, and
+    // deleting a property other than the newest one makes it one.
+    res[SPARE] = true;
+    res[HOLD] = this;
+    delete res[SPARE];
+    for (const [name, descriptor] of HOLD_PROPERTIES) {
+      if (descriptor.value !== undefined && typeof stand[name] !== "function") continue; // not in this Node version
       this.#saved.set(name, Object.getOwnPropertyDescriptor(res, name));
-      Object.defineProperty(res, name, { configurable: true, ...descriptor });
-    };
-    for (const name of RECORDED_METHODS) {
-      if (name === "writeHead" || name === "write" || name === "end" || name === "flushHeaders") {
-        continue; // the guard's own wrappers route these to `call`
-      }
-      if (typeof stand[name] !== "function") continue; // not in this Node version
-      define(name, {
-        writable: true,
-        value: (...args: unknown[]) => this.call(name, args),
-      });
+      Object.defineProperty(res, name, descriptor);
     }
-    for (const name of READ_METHODS) {
-      if (typeof stand[name] !== "function") continue;
-      define(name, {
-        writable: true,
-        value: (...args: unknown[]) => (stand[name] as AnyMethod).apply(stand, args),
-      });
-    }
-    for (const name of READ_ACCESSORS) {
-      // Node itself may assign some of these meanwhile (destroyed, when the client goes away):
-      // kept for the real response, restored with the hold's end.
-      define(name, {
-        get: () => stand[name],
-        set: (value: unknown) => this.#assigned.set(name, value),
-      });
-    }
-    for (const property of RECORDED_PROPERTIES) {
-      define(property, {
-        get: () => stand[property],
-        set: (value: unknown) => {
-          stand[property] = value;
-          this.#recorded.push({ property, value });
-        },
-      });
-    }
+  }
+
+  /** The stand-in answers a reading method. @returns its answer. */
+  ask(method: string, args: unknown[]): unknown {
+    const stand = this.#stand as unknown as Indexed;
+    return (stand[method] as AnyMethod).apply(stand, args);
+  }
+
+  /** The stand-in answers a read of `name`. @returns its value. */
+  read(name: string): unknown {
+    return (this.#stand as unknown as Indexed)[name];
+  }
+
+  /** Node assigned `name` on the real response while held: kept for when the hold ends. */
+  assigned(name: string, value: unknown): void {
+    this.#assigned.set(name, value);
+  }
+
+  /** The handler assigned `statusCode` or `statusMessage`: given to the stand-in, recorded. */
+  assign(property: (typeof RECORDED_PROPERTIES)[number], value: unknown): void {
+    (this.#stand as unknown as Indexed)[property] = value;
+    this.#recorded.push({ property, value });
   }
 
   #restore(): void {
@@ -248,11 +317,9 @@ export class HeldResponse {
       if (descriptor === undefined) delete (res as unknown as Indexed)[name];
       else Object.defineProperty(res, name, descriptor);
     }
+    delete (res as unknown as Record<symbol, unknown>)[HOLD];
     this.#saved.clear();
     for (const [name, value] of this.#assigned) (res as unknown as Indexed)[name] = value;
     this.#assigned.clear();
-    // statusCode and statusMessage are own data properties of every response.
-    res.statusCode = this.#statusCode;
-    res.statusMessage = this.#statusMessage;
   }
 }
