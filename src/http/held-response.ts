@@ -83,21 +83,23 @@ function holdOf(self: unknown): HeldResponse | undefined {
 
 /**
  * A method of a held response: `answer` with its hold. Called on a response no longer held
- * (a reference kept from the hold), it calls what the response has under that name now.
+ * (a reference kept from the hold), it calls what the response has under that name now, or
+ * Node's own method.
  */
 function heldMethod(
   name: string,
   answer: (hold: HeldResponse, args: unknown[]) => unknown,
 ): PropertyDescriptor {
-  return {
-    configurable: true,
-    writable: true,
-    value: function (this: unknown, ...args: unknown[]): unknown {
-      const hold = holdOf(this);
-      if (hold !== undefined) return answer(hold, args);
-      return ((this as Indexed)[name] as AnyMethod).apply(this, args);
-    },
+  const method = function (this: unknown, ...args: unknown[]): unknown {
+    const hold = holdOf(this);
+    if (hold !== undefined) return answer(hold, args);
+    const current = (this as Indexed | null | undefined)?.[name];
+    const node = (ServerResponse.prototype as unknown as Indexed)[name];
+    return (
+      (current === method || typeof current !== "function" ? node : current) as AnyMethod
+    ).apply(this, args);
   };
+  return { configurable: true, writable: true, value: method };
 }
 
 /** What the hold puts on a response, made once: the same functions for every response. */
