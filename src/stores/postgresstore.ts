@@ -129,7 +129,9 @@ interface Statements {
  * and safe to repeat. What is left then, and pool or connect timeouts, auth failures and the
  * like reject with {@link StoreUnavailableError} (503), whose message names only the error
  * code: no token, no credential. A connection still busy at the deadline is closed, not
- * returned to the pool. Other SQL errors reject with {@link SessionError}, the pg error as
+ * returned to the pool, but its statement is not cancelled: give the pool `statement_timeout`
+ * under the deadline and PostgreSQL cancels one stuck behind a lock (otherwise a commit
+ * answered 503 may still land). Other SQL errors reject with {@link SessionError}, the pg error as
  * `cause`.
  *
  * The pool is yours: `close()` stops the cleanup and never ends it. As `pg` asks, give the

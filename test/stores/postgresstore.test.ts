@@ -267,6 +267,50 @@ describe("PostgresStore on a real PostgreSQL", () => {
     await store.close();
   });
 
+  it("a commit stuck behind a lock past the deadline: lands after its 503 by default; with the pool's statement_timeout PostgreSQL cancels it and it never lands", async () => {
+    const t = uniqueTable();
+    const guarded = new pg.Pool({ ...server.config, max: 2, statement_timeout: 300 });
+    guarded.on("error", (err) => poolErrors.push(err));
+    try {
+      for (const [label, on, lands] of [
+        ["default pool", pool, true],
+        ["pool with statement_timeout 300", guarded, false],
+      ] as const) {
+        const store = new PostgresStore(on, { table: t, cleanupInterval: 0, deadline: 600 });
+        await store.commit(TOKEN, bytes("before"), new Date(Date.now() + HOUR));
+        const locker = await pool.connect();
+        await locker.query(`BEGIN; LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`);
+        let err: Error;
+        try {
+          err = await failure(store.commit(TOKEN, bytes(label), new Date(Date.now() + HOUR)));
+        } finally {
+          await locker.query("ROLLBACK");
+          locker.release();
+        }
+        assert.ok(err instanceof StoreUnavailableError, `${label}: ${String(err)}`);
+        if (!lands) assert.match(err.message, /57014/, `${label}: cancelled by PostgreSQL`);
+        // The statement that was waiting runs now, if it still exists: wait until none is left.
+        const until = Date.now() + 5_000;
+        for (;;) {
+          const r = await pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'INSERT INTO "${t}"%' AND state = 'active'`,
+          );
+          if (r.rows[0].n === 0 || Date.now() > until) break;
+          await sleep(20);
+        }
+        assert.equal(
+          hex(await store.find(TOKEN)),
+          hex(bytes(lands ? label : "before")),
+          `${label}: the commit answered 503 ${lands ? "landed afterwards" : "never landed"}`,
+        );
+        await store.commit(TOKEN, bytes("before"), new Date(Date.now() + HOUR));
+        await store.close();
+      }
+    } finally {
+      await guarded.end();
+    }
+  });
+
   it("a full pool waits at most the deadline", async () => {
     const small = new pg.Pool({ ...server.config, max: 1 });
     small.on("error", () => {});
