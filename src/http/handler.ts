@@ -86,7 +86,9 @@ export function createHandler<Data extends object>(
   }
   const transport = resolveTransport(options);
   const failed = (state: RequestState, req: IncomingMessage, res: ServerResponse, err: unknown) => {
-    abandonSessions(state);
+    // A handler that ended its response and then threw leaves the response as it ended it,
+    // with its sessions (a commit still running then, on an async store, goes on).
+    if (!res.writableEnded) abandonSessions(state);
     core.handleError(err, req, res);
   };
   // No closure per request on the synchronous path: this runs for every request.
