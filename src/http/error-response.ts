@@ -22,7 +22,9 @@ export function defaultOnError(logger: Logger, err: unknown, res: ServerResponse
   }
   if (res.writableEnded) return;
   if (res.headersSent) {
-    res.destroy();
+    // Once what the handler wrote is out: Node flushes a corked response on the next tick, and
+    // a rejection handled before that (the handler ran in a promise job) would take it along.
+    process.nextTick(() => res.destroy());
     return;
   }
   const status = unavailable ? 503 : 500;

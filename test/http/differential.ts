@@ -16,10 +16,14 @@ import {
   type TrackedStore,
 } from "./servers.ts";
 
-/** Fixed seed so `npm test` is repeatable; FUZZ=1 (`npm run fuzz`) runs many more programs. */
+/**
+ * Fixed seed so `npm test` is repeatable; FUZZ=1 (`npm run fuzz`) runs many more programs, and
+ * FUZZ_SEED=n other ones.
+ */
 export const FUZZ = process.env.FUZZ === "1";
+const SEED = Number.parseInt(process.env.FUZZ_SEED ?? "42", 10);
 export const params = (runs: number): fc.Parameters<[Program]> => ({
-  seed: 42,
+  seed: Number.isSafeInteger(SEED) ? SEED : 42,
   numRuns: FUZZ ? runs * 20 : runs,
   // The message carries the differences and both runs, not only the counterexample.
   includeErrorInReport: true,

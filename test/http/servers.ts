@@ -52,11 +52,15 @@ export class FailingWritesStore implements Store {
   }
 }
 
-/** The error handling of a careful app: 500 (503 when the store is down), abort, or nothing. */
+/**
+ * The error handling of a careful app, as scs-ts's default: 500 (503 when the store is down),
+ * abort once what was written is out (Node flushes a corked response on the next tick), or
+ * nothing.
+ */
 export function careful(res: ServerResponse, err: unknown): void {
   if (res.writableEnded) return;
   if (res.headersSent) {
-    res.destroy();
+    process.nextTick(() => res.destroy());
     return;
   }
   try {
