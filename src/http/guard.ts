@@ -171,7 +171,10 @@ function writeSessionHead(guard: Guard, res: ServerResponse, args: unknown[]): u
 function guardedWrite(this: ServerResponse, ...args: unknown[]): unknown {
   const guard = guardOf(this);
   if (guard.phase === SENT && (this.headersSent || !stale(guard, this.statusCode))) {
-    return guard.originals.write.apply(this, args);
+    if (!this.headersSent || this.writableEnded) return guard.originals.write.apply(this, args);
+    // A write can complete the body (Content-Length): a session changed since its save is
+    // committed before it, as before the end.
+    return saveLateThen(guard, this, "write", args);
   }
   return output(guard, "write", args);
 }
@@ -191,8 +194,21 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
     return output(guard, "end", args);
   }
   if (!this.headersSent || this.writableEnded) return guard.originals.end.apply(this, args);
-  // Headers are out: a session changed since (or with store work pending) is committed before
-  // the end; a failure aborts the connection rather than completing the response.
+  return saveLateThen(guard, this, "end", args);
+}
+
+/**
+ * Headers are out: a session changed since its save (or with store work pending) is committed
+ * before `method` (the end, or a write, which may complete the body) goes on; a failure aborts
+ * the connection rather than letting the response complete.
+ * @returns what the call returns (the response held meanwhile answers it).
+ */
+function saveLateThen(
+  guard: Guard,
+  res: ServerResponse,
+  method: "write" | "end",
+  args: unknown[],
+): unknown {
   let late: Promise<void>[] | undefined;
   try {
     for (const saved of guard.saved) {
@@ -206,10 +222,10 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
     }
   } catch (err) {
     abort(guard, err);
-    return this;
+    return method === "end" ? res : false;
   }
-  if (late === undefined) return guard.originals.end.apply(this, args);
-  const held = new HeldResponse(guard.req, this, true);
+  if (late === undefined) return guard.originals[method].apply(res, args);
+  const held = new HeldResponse(guard.req, res, true);
   guard.held = held;
   guard.phase = HELD;
   settle(
@@ -222,7 +238,7 @@ function guardedEnd(this: ServerResponse, ...args: unknown[]): unknown {
       abort(guard, err);
     },
   );
-  return held.call("end", args);
+  return held.call(method, args);
 }
 
 /**

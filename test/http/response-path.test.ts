@@ -256,6 +256,57 @@ describe("a handler that rejects after writing part of its body", () => {
   }
 });
 
+describe("a session changed after the headers went out, then a write that completes the body", () => {
+  // Found by the differential fuzz (FUZZ=1 FUZZ_SEED=3): the late commit ran only at end(), so
+  // a write that completed a Content-Length body let the client take the response as complete
+  // although that commit then failed.
+  const program: Route = (session, _req, res) => {
+    res.setHeader("Content-Length", "5");
+    res.flushHeaders();
+    session!.put("late", 1);
+    res.write("hello");
+    res.end();
+  };
+
+  it("is committed before the write: a commit that fails aborts before the body", T, async () => {
+    const store = new FailingCommitStore();
+    const app = await serve(store, program);
+    try {
+      // A stored session (a new one's token could not reach the client any more anyway).
+      const token = await seed(new SessionManager({ store: store.inner, logger: quiet }), {
+        x: "1",
+      });
+      const res = await processErrors.race(
+        rawGet(app.url, { headers: { cookie: `session=${token}` } }),
+      );
+      assert.equal(res.status, 200, "the head went out first");
+      assert.notEqual(res.body, "hello", "the body that would complete the response never left");
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("a commit that succeeds lets the write through (async store)", T, async () => {
+    const store = new SlowStore(5);
+    const app = await serve(store, program);
+    try {
+      const token = await seed(app.sessions, { x: "1" });
+      const commits = store.log.filter((l) => l.op === "commit").length;
+      const res = await processErrors.race(
+        rawGet(app.url, { headers: { cookie: `session=${token}` } }),
+      );
+      assert.deepEqual({ status: res.status, body: res.body }, { status: 200, body: "hello" });
+      assert.equal(
+        store.log.filter((l) => l.op === "commit").length,
+        commits + 1,
+        "the late change was committed",
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("headers given to writeHead", () => {
   for (const speed of speeds) {
     it(
