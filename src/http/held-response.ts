@@ -102,6 +102,23 @@ function heldMethod(
   return { configurable: true, writable: true, value: method };
 }
 
+/** An accessor of a held response: the stand-in's value is read; an assignment goes to `set`. */
+function heldAccessor(
+  name: string,
+  set: (hold: HeldResponse, value: unknown) => void,
+): PropertyDescriptor {
+  return {
+    configurable: true,
+    get(this: unknown): unknown {
+      return holdOf(this)?.read(name);
+    },
+    set(this: unknown, value: unknown): void {
+      const hold = holdOf(this);
+      if (hold !== undefined) set(hold, value);
+    },
+  };
+}
+
 /** What the hold puts on a response, made once: the same functions for every response. */
 const HOLD_PROPERTIES: readonly (readonly [string, PropertyDescriptor])[] = [
   // writeHead, write, end and flushHeaders: the guard's own wrappers route these to `call`.
@@ -114,34 +131,10 @@ const HOLD_PROPERTIES: readonly (readonly [string, PropertyDescriptor])[] = [
   // Node itself may assign some of these meanwhile (destroyed, when the client goes away):
   // kept for the real response, restored with the hold's end.
   ...READ_ACCESSORS.map(
-    (name) =>
-      [
-        name,
-        {
-          configurable: true,
-          get(this: unknown): unknown {
-            return holdOf(this)?.read(name);
-          },
-          set(this: unknown, value: unknown): void {
-            holdOf(this)?.assigned(name, value);
-          },
-        },
-      ] as const,
+    (name) => [name, heldAccessor(name, (hold, value) => hold.assigned(name, value))] as const,
   ),
   ...RECORDED_PROPERTIES.map(
-    (property) =>
-      [
-        property,
-        {
-          configurable: true,
-          get(this: unknown): unknown {
-            return holdOf(this)?.read(property);
-          },
-          set(this: unknown, value: unknown): void {
-            holdOf(this)?.assign(property, value);
-          },
-        },
-      ] as const,
+    (name) => [name, heldAccessor(name, (hold, value) => hold.assign(name, value))] as const,
   ),
 ];
 
