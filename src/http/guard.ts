@@ -171,9 +171,12 @@ function writeSessionHead(guard: Guard, res: ServerResponse, args: unknown[]): u
 function guardedWrite(this: ServerResponse, ...args: unknown[]): unknown {
   const guard = guardOf(this);
   if (guard.phase === SENT && (this.headersSent || !stale(guard, this.statusCode))) {
-    if (!this.headersSent || this.writableEnded) return guard.originals.write.apply(this, args);
-    // A write can complete the body (Content-Length): a session changed since its save is
-    // committed before it, as before the end.
+    // A write can complete a Content-Length body: a session changed since its save is
+    // committed before it, as before the end. A chunked body completes only at its end, so a
+    // stream's writes go straight on.
+    if (!this.headersSent || this.writableEnded || this.chunkedEncoding) {
+      return guard.originals.write.apply(this, args);
+    }
     return saveLateThen(guard, this, "write", args);
   }
   return output(guard, "write", args);
