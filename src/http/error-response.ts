@@ -24,7 +24,13 @@ export function defaultOnError(logger: Logger, err: unknown, res: ServerResponse
   if (res.headersSent) {
     // Once what the handler wrote is out: Node flushes a corked response on the next tick, and
     // a rejection handled before that (the handler ran in a promise job) would take it along.
-    process.nextTick(() => res.destroy());
+    process.nextTick(() => {
+      try {
+        res.destroy();
+      } catch {
+        res.socket?.destroy(); // a response whose destroy was replaced and throws
+      }
+    });
     return;
   }
   const status = unavailable ? 503 : 500;

@@ -259,6 +259,27 @@ describe("a handler that rejects after writing part of its body", () => {
   }
 });
 
+describe("a handler that fails after writing, on a response whose destroy() throws", () => {
+  it("nothing escapes to the process and the connection still ends", T, async () => {
+    const app = await serve(new SlowStore(1), async (_session, _req, res) => {
+      res.destroy = () => {
+        throw new Error("a broken destroy");
+      };
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.write("partial");
+      throw new Error("failed while writing");
+    });
+    try {
+      const res = await processErrors.race(rawGet(app.url));
+      await settle();
+      assert.equal(res.status, 200);
+      assert.match(res.body, /partial/);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe("a session changed after the headers went out, then a write that completes the body", () => {
   // Found by the differential fuzz (FUZZ=1 FUZZ_SEED=3): the late commit ran only at end(), so
   // a write that completed a Content-Length body let the client take the response as complete
